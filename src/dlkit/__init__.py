@@ -1,0 +1,36 @@
+"""dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
+
+from dlkit import ops
+from dlkit.backend import (
+    get_default_dtype,
+    get_rng_state,
+    manual_seed,
+    set_default_dtype,
+    set_rng_state,
+)
+from dlkit.check import gradient_check, gradient_check_directional
+from dlkit.creation import (
+    arange,
+    eye,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    zeros,
+    zeros_like,
+)
+from dlkit.errors import DTypeError, ShapeError
+from dlkit.ops import *  # noqa: F403 - the ops are dlkit's functional API: dl.relu, dl.linear
+from dlkit.tensor import Function, Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DTypeError", "Function", "ShapeError", "Tensor", "arange", "as_tensor", "enable_grad",
+    "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
+    "gradient_check_directional", "is_grad_enabled", "manual_seed", "no_grad", "ones",
+    "ones_like", "ops", "rand", "randint", "randn", "set_default_dtype", "set_rng_state",
+    "tensor", "zeros", "zeros_like", *ops.__all__,
+]

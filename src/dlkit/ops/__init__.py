@@ -1,0 +1,53 @@
+"""Differentiable ops, one family a file; each a ``Function`` with forward and backward."""
+
+from dlkit.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from dlkit.ops.dropout import dropout
+from dlkit.ops.elementwise import (
+    abs,
+    add,
+    cast,
+    clip,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    sqrt,
+    square,
+    sub,
+    where,
+)
+from dlkit.ops.linalg import linear, matmul
+from dlkit.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+)
+from dlkit.ops.normalization import batch_norm
+from dlkit.ops.reduction import logsumexp, max, mean, min, sum, var
+from dlkit.ops.shape import (
+    broadcast_to,
+    concat,
+    flatten,
+    getitem,
+    pad,
+    reshape,
+    squeeze,
+    stack,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)
+
+__all__ = [
+    "abs", "add", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "broadcast_to", "cast", "clip", "concat", "cross_entropy", "div", "dropout", "exp",
+    "flatten", "getitem", "leaky_relu", "linear", "log", "log_softmax", "logsumexp", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "pad", "pow", "relu",
+    "reshape", "sigmoid", "softmax", "sqrt", "square", "squeeze", "stack", "sub", "sum",
+    "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
+]

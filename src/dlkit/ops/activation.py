@@ -1,0 +1,127 @@
+"""Activations of the notes: sigmoid, tanh, ReLU, leaky ReLU, softmax, log-softmax."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlkit.backend import array_module
+from dlkit.tensor import Function, Tensor, as_tensor
+
+
+def stable_sigmoid(z: Any) -> Any:
+    """sigma(z) = 1 / (1 + e^-z), computed from e^-|z| so no exponential overflows."""
+    xp = array_module(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def stable_softmax(z: Any, axis: int) -> Any:
+    """softmax(z)_i = e^(z_i - max z) / sum_j e^(z_j - max z)."""
+    xp = array_module(z)
+    e = xp.exp(z - z.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+class Sigmoid(Function):
+    """a = sigma(z) = 1 / (1 + e^-z);  dz = da * a (1 - a)."""
+
+    def forward(self, z):
+        self.a = stable_sigmoid(z)
+        return self.a
+
+    def backward(self, ga):
+        return ga * self.a * (1 - self.a)
+
+
+class Tanh(Function):
+    """a = tanh(z);  dz = da * (1 - a^2)."""
+
+    def forward(self, z):
+        self.a = array_module(z).tanh(z)
+        return self.a
+
+    def backward(self, ga):
+        return ga * (1 - self.a * self.a)
+
+
+class ReLU(Function):
+    """a = max(0, z);  dz = da * [z > 0]."""
+
+    def forward(self, z):
+        self.positive = z > 0
+        return z * self.positive
+
+    def backward(self, ga):
+        return ga * self.positive
+
+
+class LeakyReLU(Function):
+    """a = max(slope z, z) (slope < 1);  dz = da * (1 if z > 0 else slope)."""
+
+    def __init__(self, slope: float) -> None:
+        self.slope = slope
+
+    def forward(self, z):
+        self.positive = z > 0
+        return array_module(z).where(self.positive, z, z * z.dtype.type(self.slope))
+
+    def backward(self, ga):
+        return array_module(ga).where(self.positive, ga, ga * ga.dtype.type(self.slope))
+
+
+class Softmax(Function):
+    """a = softmax(z) along an axis;  dz = a * (da - sum(da * a))."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, z):
+        self.a = stable_softmax(z, self.axis)
+        return self.a
+
+    def backward(self, ga):
+        a = self.a
+        return a * (ga - (ga * a).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = z - logsumexp(z) along an axis;  dz = dy - softmax(z) * sum(dy)."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, z):
+        xp = array_module(z)
+        shifted = z - z.max(axis=self.axis, keepdims=True)
+        y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        xp = array_module(gy)
+        return gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+def sigmoid(z: Any) -> Tensor:
+    return Sigmoid()(as_tensor(z))
+
+
+def tanh(z: Any) -> Tensor:
+    return Tanh()(as_tensor(z))
+
+
+def relu(z: Any) -> Tensor:
+    return ReLU()(as_tensor(z))
+
+
+def leaky_relu(z: Any, slope: float = 0.01) -> Tensor:
+    return LeakyReLU(slope)(as_tensor(z))
+
+
+def softmax(z: Any, axis: int = -1) -> Tensor:
+    return Softmax(axis)(as_tensor(z))
+
+
+def log_softmax(z: Any, axis: int = -1) -> Tensor:
+    return LogSoftmax(axis)(as_tensor(z))

@@ -1,0 +1,158 @@
+"""Reductions: sum, mean, max, min, var, logsumexp (stable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlkit.backend import array_module
+from dlkit.tensor import Function, Tensor, as_tensor
+
+
+def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """``axis`` as a sorted tuple of non-negative axes (None means all)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def _expand(gy: Any, in_shape: tuple, axes: tuple, keepdims: bool) -> Any:
+    """Reshape a reduced gradient so it broadcasts against the input."""
+    if keepdims:
+        return gy
+    shape = tuple(1 if i in axes else n for i, n in enumerate(in_shape))
+    return gy.reshape(shape)
+
+
+class Sum(Function):
+    """y = sum_axis x;  dx = dy broadcast back over the summed axes."""
+
+    def __init__(self, axis: Any, keepdims: bool) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.axes = normalize_axis(self.axis, x.ndim, "sum")
+        self.in_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        g = _expand(gy, self.in_shape, self.axes, self.keepdims)
+        return array_module(gy).broadcast_to(g, self.in_shape)
+
+
+class Mean(Function):
+    """y = (1/N) sum_axis x;  dx = dy / N broadcast back."""
+
+    def __init__(self, axis: Any, keepdims: bool) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.axes = normalize_axis(self.axis, x.ndim, "mean")
+        self.in_shape = x.shape
+        self.count = 1
+        for a in self.axes:
+            self.count *= x.shape[a]
+        return x.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        g = _expand(gy, self.in_shape, self.axes, self.keepdims) / gy.dtype.type(self.count)
+        return array_module(gy).broadcast_to(g, self.in_shape)
+
+
+class Max(Function):
+    """y = max_axis x;  dx = dy at the maximum (split evenly between ties), 0 elsewhere."""
+
+    def __init__(self, axis: Any, keepdims: bool, minimum: bool = False) -> None:
+        self.axis, self.keepdims, self.minimum = axis, keepdims, minimum
+
+    def forward(self, x):
+        self.axes = normalize_axis(self.axis, x.ndim, "min" if self.minimum else "max")
+        if x.size == 0:
+            raise ValueError("max: cannot reduce an empty tensor")
+        self.x = x
+        reduce = x.min if self.minimum else x.max
+        self.y = reduce(axis=self.axes, keepdims=True)
+        return self.y if self.keepdims else self.y.reshape(
+            tuple(n for i, n in enumerate(x.shape) if i not in self.axes)
+        )
+
+    def backward(self, gy):
+        mask = self.x == self.y
+        count = mask.sum(axis=self.axes, keepdims=True)
+        g = _expand(gy, self.x.shape, self.axes, self.keepdims)
+        return mask * (g / count).astype(gy.dtype, copy=False)
+
+
+class Var(Function):
+    """y = sum_axis (x - mean)^2 / (N - ddof);  dx = dy * 2 (x - mean) / (N - ddof)."""
+
+    def __init__(self, axis: Any, keepdims: bool, ddof: int) -> None:
+        self.axis, self.keepdims, self.ddof = axis, keepdims, ddof
+
+    def forward(self, x):
+        self.axes = normalize_axis(self.axis, x.ndim, "var")
+        n = 1
+        for a in self.axes:
+            n *= x.shape[a]
+        self.denominator = n - self.ddof
+        self.centered = x - x.mean(axis=self.axes, keepdims=True)
+        return (self.centered * self.centered).sum(axis=self.axes, keepdims=self.keepdims) / (
+            x.dtype.type(self.denominator)
+        )
+
+    def backward(self, gy):
+        g = _expand(gy, self.centered.shape, self.axes, self.keepdims)
+        return g * self.centered * gy.dtype.type(2 / self.denominator)
+
+
+class LogSumExp(Function):
+    """y = m + log sum_axis e^(x - m), m = max_axis x (stable);  dx = dy * softmax(x)."""
+
+    def __init__(self, axis: Any, keepdims: bool) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        xp = array_module(x)
+        self.axes = normalize_axis(self.axis, x.ndim, "logsumexp")
+        m = x.max(axis=self.axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        e = xp.exp(x - m)
+        s = e.sum(axis=self.axes, keepdims=True)
+        self.softmax = e / s
+        y = xp.log(s) + m
+        self.in_shape = x.shape
+        return y if self.keepdims else y.reshape(
+            tuple(n for i, n in enumerate(x.shape) if i not in self.axes)
+        )
+
+    def backward(self, gy):
+        return _expand(gy, self.in_shape, self.axes, self.keepdims) * self.softmax
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return Sum(axis, keepdims)(as_tensor(x))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return Mean(axis, keepdims)(as_tensor(x))
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return Max(axis, keepdims)(as_tensor(x))
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return Max(axis, keepdims, minimum=True)(as_tensor(x))
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    return Var(axis, keepdims, ddof)(as_tensor(x))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return LogSumExp(axis, keepdims)(as_tensor(x))

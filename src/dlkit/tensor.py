@@ -1,0 +1,531 @@
+"""Tensor and reverse-mode autograd.
+
+A ``Tensor`` wraps an array (``.data``) and, when it was computed from tensors that require
+gradients, the ``Function`` that made it (the tape). ``backward()`` walks the tape in reverse
+topological order, iteratively (no recursion), calling each function's ``backward`` (the notes'
+formula) and summing gradients of tensors used more than once. Gradients of broadcast inputs
+are summed back to the input's shape, and cast back to the input's dtype.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from dlkit.backend import array_module, get_default_dtype, to_numpy
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _grad_mode.enabled
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Record nothing on the tape inside the block (evaluation, parameter updates)."""
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record on the tape again inside a ``no_grad`` block."""
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = True
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
+
+
+class Function:
+    """One differentiable op: ``forward`` on arrays and ``backward`` on arrays, side by side.
+
+    ``forward(*arrays)`` returns an array (or a tuple of arrays) and saves on ``self`` what the
+    backward needs. ``backward(*grads)`` receives one gradient per output (same shape as the
+    output) and returns one gradient per input (``None`` where an input needs none).
+    Calling the function on tensors runs forward and, when grad mode is on and an input
+    requires grad, records the function on the tape.
+    """
+
+    inputs: tuple[Tensor, ...] = ()
+    outputs_meta: list | None = None
+
+    def __call__(self, *inputs: Tensor) -> Any:
+        out = self.forward(*[t.data for t in inputs])
+        if type(out) is tuple:
+            out = tuple(np.asarray(o) if isinstance(o, np.generic) else o for o in out)
+        elif isinstance(out, np.generic):  # NumPy turns 0-d results into scalars
+            out = np.asarray(out)
+        if _grad_mode.enabled and any(t.requires_grad for t in inputs):
+            self.inputs = inputs
+            if type(out) is tuple:
+                self.outputs_meta = [(o.shape, o.dtype) for o in out]
+                return tuple(Tensor._from_op(o, self, i) for i, o in enumerate(out))
+            return Tensor._from_op(out, self, 0)
+        if type(out) is tuple:
+            return tuple(Tensor(o) for o in out)
+        return Tensor(out)
+
+    def forward(self, *xs: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, *gys: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def needs_grad(self, i: int) -> bool:
+        """Whether input ``i`` needs a gradient (lets a backward skip work)."""
+        return self.inputs[i].requires_grad
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """Undo broadcasting: sum ``g`` over the axes that were broadcast to reach ``g.shape``."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+class Tensor:
+    """An array with an optional gradient and the op that produced it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_idx", "__weakref__")
+    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        self.data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._ctx: Function | None = None
+        self._idx = 0
+
+    @classmethod
+    def _from_op(cls, data: Any, ctx: Function, idx: int) -> Tensor:
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = True
+        t._ctx = ctx
+        t._idx = idx
+        return t
+
+    # ---- properties -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.transpose(self)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(to_numpy(self.data), separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        dt = "" if self.dtype == get_default_dtype() else f", dtype={self.dtype.name}"
+        return f"tensor({body}{dt}{extra})"
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (copied from the GPU if needed; shares memory on the CPU)."""
+        return to_numpy(self.data)
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item: expected a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return to_numpy(self.data).tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the tape."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad_: only float tensors can require gradients, got {self.dtype}"
+            )
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad")
+        self.requires_grad = flag
+        return self
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``), as PyTorch's ``set_to_none``."""
+        self.grad = None
+
+    def astype(self, dtype: Any) -> Tensor:
+        return _ops.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return _ops.cast(self, np.float32)
+
+    def double(self) -> Tensor:
+        return _ops.cast(self, np.float64)
+
+    # ---- autograd ---------------------------------------------------------------------
+    def backward(self, grad: Any = None) -> None:
+        """Fill ``.grad`` of every leaf this tensor depends on with d(self)/d(leaf).
+
+        ``grad`` is the upstream gradient; it may be omitted for a one-element tensor.
+        Leaves accumulate: call ``zero_grad`` (or the optimizer's) between steps.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad (no input had requires_grad=True, "
+                "or it was computed under no_grad)"
+            )
+        xp = array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be omitted only for a one-element output, got shape "
+                    f"{self.shape}; pass grad= of that shape or reduce with .sum() / .mean()"
+                )
+            grad = xp.ones_like(self.data)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward: expected grad of shape {self.shape}, got {grad.shape}"
+                )
+        if self._ctx is None:
+            _accumulate_leaf(self, grad, set())
+            return
+        _run_backward(self._ctx, self._idx, grad)
+
+    # ---- operators (no grad for comparisons) ------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def _compare(self, other: Any, op: Any) -> Tensor:
+        return Tensor(op(self.data, other.data if isinstance(other, Tensor) else other))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, lambda a, b: a == b)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, lambda a, b: a != b)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a >= b)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    # ---- methods mirroring the ops ------------------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.min(self, axis, keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        return _ops.var(self, axis, keepdims, ddof)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.logsumexp(self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None) -> Tensor:
+        return Tensor(self.data.argmax(axis=axis))
+
+    def argmin(self, axis: int | None = None) -> Tensor:
+        return Tensor(self.data.argmin(axis=axis))
+
+    def any(self) -> bool:
+        return bool(self.data.any())
+
+    def all(self) -> bool:
+        return bool(self.data.all())
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        return _ops.flatten(self, start_dim)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+
+    def permute(self, *axes: int) -> Tensor:
+        return self.transpose(*axes)
+
+    def swapaxes(self, a: int, b: int) -> Tensor:
+        return _ops.swapaxes(self, a, b)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _ops.unsqueeze(self, axis)
+
+    def expand_dims(self, axis: int) -> Tensor:
+        return _ops.unsqueeze(self, axis)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return _ops.broadcast_to(self, tuple(shape))
+
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        return _ops.clip(self, lo, hi)
+
+    clamp = clip
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.log_softmax(self, axis)
+
+
+def _accumulate_leaf(t: Tensor, g: Any, assigned: set) -> None:
+    """Add ``g`` to a leaf's ``.grad``; a fresh array is stored, never one shared with another
+    leaf or a view of one, so in-place changes of one ``.grad`` cannot reach another."""
+    if t.grad is None:
+        if isinstance(g, np.generic):
+            g = np.array(g)
+        elif g.base is not None or id(g) in assigned or not getattr(g.flags, "writeable", True):
+            g = g.copy()
+        assigned.add(id(g))
+        t.grad = g
+    else:
+        t.grad = t.grad + g
+
+
+def _run_backward(root: Function, root_idx: int, grad: Any) -> None:
+    # Count, for each function on the tape, how many edges from later functions lead to it;
+    # a function runs once all its consumers have passed their gradients (Kahn's order).
+    pending: dict[Function, int] = {}
+    stack = [root]
+    seen = {root}
+    while stack:
+        fn = stack.pop()
+        for t in fn.inputs:
+            p = t._ctx
+            if p is not None and t.requires_grad:
+                pending[p] = pending.get(p, 0) + 1
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+
+    grads: dict[tuple[Function, int], Any] = {(root, root_idx): grad}
+    assigned: set[int] = set()
+    ready = [root]
+    while ready:
+        fn = ready.pop()
+        meta = fn.outputs_meta
+        if meta is None:
+            gxs = fn.backward(grads.pop((fn, 0)))
+        else:
+            gys = []
+            for i, (shape, dtype) in enumerate(meta):
+                g = grads.pop((fn, i), None)
+                if g is None:
+                    xp = array_module(fn.inputs[0].data)
+                    g = xp.zeros(shape, dtype)
+                gys.append(g)
+            gxs = fn.backward(*gys)
+        if type(gxs) is not tuple:
+            gxs = (gxs,)
+        for t, g in zip(fn.inputs, gxs):
+            if g is None or not t.requires_grad:
+                continue
+            data = t.data
+            if g.shape != data.shape:
+                g = sum_to(g, data.shape)
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            p = t._ctx
+            if p is None:
+                _accumulate_leaf(t, g, assigned)
+                continue
+            key = (p, t._idx)
+            prev = grads.get(key)
+            grads[key] = g if prev is None else prev + g
+            pending[p] -= 1
+            if pending[p] == 0:
+                ready.append(p)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new tensor holding a copy of ``data``.
+
+    Python floats become the default dtype (float32 unless ``set_default_dtype``); arrays keep
+    their dtype; ``dtype=`` converts. Only float tensors can require gradients.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    xp = array_module(data)
+    from_python = not hasattr(data, "dtype")
+    arr = xp.array(data, dtype=dtype, copy=True)
+    if dtype is None and from_python and arr.dtype.kind == "f":
+        arr = arr.astype(get_default_dtype())
+    if requires_grad and arr.dtype.kind not in "fc":
+        raise TypeError(
+            f"tensor: only float tensors can require gradients, got dtype {arr.dtype}; "
+            "pass dtype='float32' or float data"
+        )
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """``x`` itself when it is a tensor, else a constant tensor (no copy when possible).
+
+    A Python number next to a float tensor takes that tensor's dtype, so float32 stays float32.
+    """
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, (int, float, bool)):
+        dt = like.data.dtype
+        if dt.kind != "f":
+            dt = np.result_type(dt, x)
+        return Tensor(array_module(like.data).asarray(x, dtype=dt))
+    if isinstance(x, (int, float, list, tuple)):
+        return Tensor(np.asarray(x, dtype=get_default_dtype() if _is_floaty(x) else None))
+    return Tensor(array_module(x).asarray(x))
+
+
+def _is_floaty(x: Any) -> bool:
+    return np.asarray(x).dtype.kind == "f"
+
+
+from dlkit import ops as _ops  # noqa: E402  (ops build on Tensor and Function above)
