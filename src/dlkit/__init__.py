@@ -1,6 +1,6 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
-from dlkit import ops
+from dlkit import data, nn, ops, optim, train
 from dlkit.backend import (
     get_default_dtype,
     get_rng_state,
@@ -23,14 +23,22 @@ from dlkit.creation import (
 )
 from dlkit.errors import DTypeError, ShapeError
 from dlkit.ops import *  # noqa: F403 - the ops are dlkit's functional API: dl.relu, dl.linear
-from dlkit.tensor import Function, Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from dlkit.tensor import (
+    Function,
+    Tensor,
+    as_tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    tensor,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTypeError", "Function", "ShapeError", "Tensor", "arange", "as_tensor", "enable_grad",
-    "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
-    "gradient_check_directional", "is_grad_enabled", "manual_seed", "no_grad", "ones",
-    "ones_like", "ops", "rand", "randint", "randn", "set_default_dtype", "set_rng_state",
-    "tensor", "zeros", "zeros_like", *ops.__all__,
+    "DTypeError", "Function", "ShapeError", "Tensor", "arange", "as_tensor", "data",
+    "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
+    "gradient_check_directional", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
+    "ones_like", "ops", "optim", "rand", "randint", "randn", "set_default_dtype",
+    "set_rng_state", "tensor", "train", "zeros", "zeros_like", *ops.__all__,
 ]

@@ -42,7 +42,7 @@ def get_default_dtype() -> np.dtype:
 
 
 def set_default_dtype(dtype: str | type | np.dtype) -> None:
-    """Set the dtype of new float tensors: ``dl.set_default_dtype("float64")`` for gradient checks."""
+    """Set the dtype of new float tensors (``"float64"`` for gradient checks)."""
     global _default_dtype
     name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     if name not in _FLOAT_DTYPES:

@@ -47,7 +47,8 @@ def numerical_gradients(
     f: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-7
 ) -> list[np.ndarray]:
     """Two-sided differences (J(x + eps) - J(x - eps)) / (2 eps), one entry at a time."""
-    arrays = [np.array(x, copy=True) for x in inputs]
+    # C order: the in-place perturbation below goes through a.reshape(-1), a view only then
+    arrays = [np.array(x, copy=True, order="C") for x in inputs]
     tensors = [Tensor(a) for a in arrays]
     grads = []
     with no_grad():

@@ -67,17 +67,20 @@ class Function:
 
     def __call__(self, *inputs: Tensor) -> Any:
         out = self.forward(*[t.data for t in inputs])
-        if type(out) is tuple:
+        multi = type(out) is tuple
+        if multi:
             out = tuple(np.asarray(o) if isinstance(o, np.generic) else o for o in out)
         elif isinstance(out, np.generic):  # NumPy turns 0-d results into scalars
             out = np.asarray(out)
-        if _grad_mode.enabled and any(t.requires_grad for t in inputs):
-            self.inputs = inputs
-            if type(out) is tuple:
-                self.outputs_meta = [(o.shape, o.dtype) for o in out]
-                return tuple(Tensor._from_op(o, self, i) for i, o in enumerate(out))
-            return Tensor._from_op(out, self, 0)
-        if type(out) is tuple:
+        if _grad_mode.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    self.inputs = inputs
+                    if multi:
+                        self.outputs_meta = [(o.shape, o.dtype) for o in out]
+                        return tuple(Tensor._from_op(o, self, i) for i, o in enumerate(out))
+                    return Tensor._from_op(out, self, 0)
+        if multi:
             return tuple(Tensor(o) for o in out)
         return Tensor(out)
 
@@ -516,9 +519,9 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
         return x
     if like is not None and isinstance(x, (int, float, bool)):
         dt = like.data.dtype
-        if dt.kind != "f":
-            dt = np.result_type(dt, x)
-        return Tensor(array_module(like.data).asarray(x, dtype=dt))
+        if dt.kind == "f":  # a NumPy scalar of the tensor's dtype: float32 stays float32
+            return Tensor(dt.type(x))
+        return Tensor(array_module(like.data).asarray(x, dtype=np.result_type(dt, x)))
     if isinstance(x, (int, float, list, tuple)):
         return Tensor(np.asarray(x, dtype=get_default_dtype() if _is_floaty(x) else None))
     return Tensor(array_module(x).asarray(x))

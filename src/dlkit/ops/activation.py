@@ -9,10 +9,17 @@ from dlkit.tensor import Function, Tensor, as_tensor
 
 
 def stable_sigmoid(z: Any) -> Any:
-    """sigma(z) = 1 / (1 + e^-z), computed from e^-|z| so no exponential overflows."""
+    """sigma(z) = 1 / (1 + e^-z), with -z capped where e^-z would overflow (there sigma(z) is
+    below 1e-38 in float32, 1e-307 in float64), so the result is finite and exact elsewhere."""
     xp = array_module(z)
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    t = xp.negative(z)
+    xp.minimum(t, _EXP_CAP.get(t.dtype.char, 80.0), out=t)
+    xp.exp(t, out=t)
+    t += 1
+    return xp.reciprocal(t, out=t)
+
+
+_EXP_CAP = {"f": 88.0, "d": 709.0, "e": 11.0}  # largest x with e^x finite, per dtype
 
 
 def stable_softmax(z: Any, axis: int) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dlkit.backend import array_module
 from dlkit.errors import shape_error, transpose_hint
 from dlkit.tensor import Function, Tensor, as_tensor
 
@@ -31,10 +32,11 @@ class MatMul(Function):
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
+        xp = array_module(a)  # expand_dims, not gy[..., None]: gy may be 0-d (1-D @ 1-D)
         if a.ndim == 1:
-            gy = gy[..., None, :]
+            gy = xp.expand_dims(gy, -2 if b.ndim > 1 else -1)
         if b.ndim == 1:
-            gy = gy[..., None]
+            gy = xp.expand_dims(gy, -1)
         ga = gb = None
         if self.needs_grad(0):
             ga = gy @ b2.swapaxes(-1, -2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from dlkit.backend import array_module
@@ -15,7 +16,7 @@ def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < builtins.max(ndim, 1):  # max is shadowed below
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
         out.append(a % ndim if ndim else 0)
     return tuple(sorted(set(out)))

@@ -1,0 +1,16 @@
+"""Layers and models: Module, Parameter and the layers built from the ops."""
+
+from dlkit.nn import init
+from dlkit.nn.activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from dlkit.nn.container import Sequential
+from dlkit.nn.dropout import Dropout
+from dlkit.nn.flatten import Flatten
+from dlkit.nn.linear import Linear
+from dlkit.nn.module import Module
+from dlkit.nn.normalization import BatchNorm1d
+from dlkit.nn.parameter import Parameter
+
+__all__ = [
+    "BatchNorm1d", "Dropout", "Flatten", "LeakyReLU", "Linear", "Module", "Parameter", "ReLU",
+    "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
+]

@@ -1,0 +1,45 @@
+"""Batch normalization layers (features on the last axis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlkit.backend import get_default_dtype
+from dlkit.errors import shape_error
+from dlkit.nn.module import Module
+from dlkit.nn.parameter import Parameter
+from dlkit.ops.normalization import batch_norm
+from dlkit.tensor import Tensor
+
+
+class BatchNorm1d(Module):
+    """Batch norm of a dense layer's Z (m, n): gamma, beta learned; running averages for
+    evaluation. ``momentum`` weighs the new batch in the running averages (PyTorch's
+    convention; Keras' momentum is 1 - this)."""
+
+    expected_ndim = 2
+
+    def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        dt = dtype or get_default_dtype()
+        self.n_features, self.momentum, self.eps = n_features, momentum, eps
+        self.gamma = Parameter(np.ones(n_features, dt))
+        self.beta = Parameter(np.zeros(n_features, dt))
+        self.register_buffer("running_mean", np.zeros(n_features, dt))
+        self.register_buffer("running_var", np.ones(n_features, dt))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != self.expected_ndim or x.shape[-1] != self.n_features:
+            raise shape_error(
+                type(self).__name__,
+                f"{self.expected_ndim}-D input with {self.n_features} features on the last axis",
+                x.shape,
+            )
+        return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
+                          self.training, self.momentum, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.n_features}, momentum={self.momentum}, eps={self.eps}"

@@ -1,0 +1,97 @@
+"""Optimizer base: holds the parameters and their state (never the layers), steps, saves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from dlkit.backend import array_module, to_numpy
+from dlkit.tensor import Tensor
+
+
+class Optimizer:
+    """Updates ``params`` from their ``.grad`` on each ``step()``.
+
+    ``weight_decay`` is the notes' L2 regularization applied as a gradient term: it adds
+    ``weight_decay * W`` to the gradient of every weight (ndim >= 2; biases and batch-norm
+    scales are not regularized, as in the notes). With a mean loss, the notes' cost term
+    lambda/(2m) ||W||^2 equals ``weight_decay = lambda / m``.
+    """
+
+    hyperparameters: tuple[str, ...] = ("lr", "weight_decay")
+
+    def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
+                                f"{type(p).__name__}, expected a Tensor (model.parameters())")
+        if lr < 0:
+            raise ValueError(f"{type(self).__name__}: expected lr >= 0, got {lr}")
+        if weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}: expected weight_decay >= 0, got "
+                             f"{weight_decay}")
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+        self.step_count = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        self.step_count += 1
+        for i, p in enumerate(self.params):
+            if p.grad is None or not p.requires_grad:
+                continue
+            g = p.grad
+            if self.weight_decay and p.ndim >= 2:
+                g = g + self.weight_decay * p.data
+            self.update(p.data, g, self.state[i])
+
+    def update(self, w: Any, g: Any, state: dict[str, Any]) -> None:
+        """Change ``w`` in place from its gradient ``g`` and its ``state``."""
+        raise NotImplementedError
+
+    def zeros_like_state(self, state: dict[str, Any], name: str, w: Any) -> Any:
+        if name not in state:
+            state[name] = array_module(w).zeros_like(w)
+        return state[name]
+
+    # ---- saving -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Hyperparameters, the step count and every state array (NumPy) by parameter index."""
+        arrays = {f"{i}.{k}": to_numpy(v).copy() for i, s in enumerate(self.state)
+                  for k, v in s.items()}
+        hyper = {k: getattr(self, k) for k in self.hyperparameters}
+        return {"type": type(self).__name__, "hyperparameters": hyper,
+                "step_count": self.step_count, "state": arrays}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("type") != type(self).__name__:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state is of a "
+                             f"{state.get('type')} optimizer")
+        for k, v in state["hyperparameters"].items():
+            setattr(self, k, v)
+        self.step_count = int(state["step_count"])
+        self.state = [{} for _ in self.params]
+        for key, value in state["state"].items():
+            index, name = key.split(".", 1)
+            i = int(index)
+            if i >= len(self.params):
+                raise ValueError(f"load_state_dict: state for parameter {i}, but the optimizer "
+                                 f"has {len(self.params)} parameters")
+            w = self.params[i].data
+            if tuple(np.shape(value)) != w.shape:
+                raise ValueError(f"load_state_dict: state {key!r} has shape "
+                                 f"{tuple(np.shape(value))}, parameter {i} has {w.shape}")
+            self.state[i][name] = array_module(w).asarray(value, dtype=w.dtype).copy()
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={getattr(self, k)}" for k in self.hyperparameters)
+        return f"{type(self).__name__}({hyper})"
