@@ -10,11 +10,11 @@ run in this process, alternated, and the medians and the ratio dlkit / PyTorch a
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import numpy as np
+from common import blas_info, import_torch, machine_line
 
 import dlkit as dl
 
@@ -53,30 +53,14 @@ def time_torch(torch, n_ops: int) -> tuple[float, float]:
     return (t1 - t0) / n_ops, (t2 - t1) / n_ops
 
 
-def blas_info() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "threadpoolctl not installed"
-    return "; ".join(
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
-        f"{i.get('num_threads')} threads)"
-        for i in threadpool_info() if i.get("user_api") == "blas"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
-    try:
-        import torch
+    torch = import_torch()
+    if torch is not None:
         torch.set_num_threads(1)
-    except ImportError:
-        torch = None
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, python "
-          f"{platform.python_version()}, numpy {np.__version__}"
-          + (f", torch {torch.__version__}" if torch else ", torch not installed"))
+    print(machine_line(torch))
     print(f"BLAS: {blas_info()}")
     results = {"dlkit": [], "torch": []}
     for _ in range(20):  # warm-up

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dlkit.backend import array_module, get_default_dtype, to_numpy
+from dlkit.errors import ShapeError
 
 
 class _GradMode(threading.local):
@@ -66,7 +67,12 @@ class Function:
     outputs_meta: list | None = None
 
     def __call__(self, *inputs: Tensor) -> Any:
-        out = self.forward(*[t.data for t in inputs])
+        try:
+            out = self.forward(*[t.data for t in inputs])
+        except ValueError as e:
+            if isinstance(e, ShapeError) or "broadcast" not in str(e):
+                raise
+            raise ShapeError(f"{type(self).__name__.lower()}: {e}") from None
         multi = type(out) is tuple
         if multi:
             out = tuple(np.asarray(o) if isinstance(o, np.generic) else o for o in out)
@@ -216,6 +222,7 @@ class Tensor:
                 "or it was computed under no_grad)"
             )
         xp = array_module(self.data)
+        caller_grad = grad is not None
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(
@@ -229,10 +236,12 @@ class Tensor:
                 raise ValueError(
                     f"backward: expected grad of shape {self.shape}, got {grad.shape}"
                 )
+        # the caller's array is theirs: a leaf that receives it as it is stores a copy
+        assigned = {id(grad)} if caller_grad else set()
         if self._ctx is None:
-            _accumulate_leaf(self, grad, set())
+            _accumulate_leaf(self, grad, assigned)
             return
-        _run_backward(self._ctx, self._idx, grad)
+        _run_backward(self._ctx, self._idx, grad, assigned)
 
     # ---- operators (no grad for comparisons) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -434,7 +443,7 @@ def _accumulate_leaf(t: Tensor, g: Any, assigned: set) -> None:
         t.grad = t.grad + g
 
 
-def _run_backward(root: Function, root_idx: int, grad: Any) -> None:
+def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int]) -> None:
     # Count, for each function on the tape, how many edges from later functions lead to it;
     # a function runs once all its consumers have passed their gradients (Kahn's order).
     pending: dict[Function, int] = {}
@@ -451,39 +460,45 @@ def _run_backward(root: Function, root_idx: int, grad: Any) -> None:
                     stack.append(p)
 
     grads: dict[tuple[Function, int], Any] = {(root, root_idx): grad}
-    assigned: set[int] = set()
     ready = [root]
     while ready:
         fn = ready.pop()
         meta = fn.outputs_meta
         if meta is None:
-            gxs = fn.backward(grads.pop((fn, 0)))
+            gy = grads.pop((fn, 0), None)
+            gxs = fn.backward(gy) if gy is not None else None
         else:
-            gys = []
-            for i, (shape, dtype) in enumerate(meta):
-                g = grads.pop((fn, i), None)
-                if g is None:
-                    xp = array_module(fn.inputs[0].data)
-                    g = xp.zeros(shape, dtype)
-                gys.append(g)
-            gxs = fn.backward(*gys)
-        if type(gxs) is not tuple:
+            gys = [grads.pop((fn, i), None) for i in range(len(meta))]
+            if all(g is None for g in gys):
+                gxs = None
+            else:
+                xp = array_module(fn.inputs[0].data)
+                gxs = fn.backward(*[xp.zeros(shape, dtype) if g is None else g
+                                    for g, (shape, dtype) in zip(gys, meta)])
+        if gxs is None:  # no gradient reached this function: nothing flows to its inputs
+            gxs = (None,) * len(fn.inputs)
+        elif type(gxs) is not tuple:
             gxs = (gxs,)
         for t, g in zip(fn.inputs, gxs):
-            if g is None or not t.requires_grad:
+            if not t.requires_grad:
                 continue
-            data = t.data
-            if g.shape != data.shape:
-                g = sum_to(g, data.shape)
-            if g.dtype != data.dtype:
-                g = g.astype(data.dtype)
             p = t._ctx
-            if p is None:
-                _accumulate_leaf(t, g, assigned)
+            if g is not None:
+                data = t.data
+                if g.shape != data.shape:
+                    g = sum_to(g, data.shape)
+                if g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
+                if p is None:
+                    _accumulate_leaf(t, g, assigned)
+                    continue
+                key = (p, t._idx)
+                prev = grads.get(key)
+                grads[key] = g if prev is None else prev + g
+            elif p is None:
                 continue
-            key = (p, t._idx)
-            prev = grads.get(key)
-            grads[key] = g if prev is None else prev + g
+            # every edge into p is counted, with or without a gradient, so p runs once all
+            # of its consumers are done
             pending[p] -= 1
             if pending[p] == 0:
                 ready.append(p)

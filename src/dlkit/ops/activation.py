@@ -56,11 +56,11 @@ class ReLU(Function):
     """a = max(0, z);  dz = da * [z > 0]."""
 
     def forward(self, z):
-        self.positive = z > 0
-        return z * self.positive
+        self.a = array_module(z).maximum(z, 0)
+        return self.a
 
     def backward(self, ga):
-        return ga * self.positive
+        return ga * (self.a > 0)
 
 
 class LeakyReLU(Function):

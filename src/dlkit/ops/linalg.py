@@ -21,8 +21,9 @@ class MatMul(Function):
                               else b.shape, "use * for a scalar product")
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise shape_error(
-                "matmul", f"A's last dim to equal B's {'second-to-last' if b.ndim > 1 else ''} "
-                f"dim, with B of shape {b.shape}", a.shape,
+                "matmul", f"A's last dim to equal B's "
+                f"{'second-to-last dim' if b.ndim > 1 else 'length'}, with B of shape {b.shape}",
+                a.shape,
                 "transpose one operand?" if a.shape[-1] == b.shape[-1] else "",
             )
         self.a, self.b = a, b

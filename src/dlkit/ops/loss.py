@@ -13,7 +13,7 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import DTypeError, ShapeError
-from dlkit.ops.activation import stable_sigmoid, stable_softmax
+from dlkit.ops.activation import stable_sigmoid
 from dlkit.tensor import Function, Tensor, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -118,21 +118,26 @@ class CrossEntropy(Function):
 
     def forward(self, z, probs=None):
         xp = array_module(z)
-        self.softmax = stable_softmax(z, -1)
-        log_softmax = (z - z.max(axis=-1, keepdims=True))
-        log_softmax -= xp.log(xp.exp(log_softmax).sum(axis=-1, keepdims=True))
+        log_softmax = z - z.max(axis=-1, keepdims=True)
+        e = xp.exp(log_softmax)
+        total = e.sum(axis=-1, keepdims=True)
+        log_softmax -= xp.log(total)
+        e /= total
+        self.softmax = e  # one exponential serves both the loss and the gradient
         if probs is not None:
             self.probs, self.valid, self.count = probs, None, z.size // z.shape[-1]
             losses = -(probs * log_softmax).sum(axis=-1)
             self.log_softmax = log_softmax
         else:
-            labels = self.labels
-            self.valid = labels != self.ignore_index
-            safe = xp.where(self.valid, labels, 0)
-            self.safe_labels = safe
-            picked = xp.take_along_axis(log_softmax, safe[..., None], axis=-1)[..., 0]
-            losses = -picked * self.valid
-            self.count = int(self.valid.sum())
+            flat = self.labels.reshape(-1)
+            self.valid = flat != self.ignore_index
+            self.all_valid = bool(self.valid.all())
+            self.rows = xp.arange(flat.size)
+            self.safe_labels = flat if self.all_valid else xp.where(self.valid, flat, 0)
+            picked = log_softmax.reshape(-1, z.shape[-1])[self.rows, self.safe_labels]
+            losses = (-picked if self.all_valid else -picked * self.valid).reshape(
+                self.labels.shape)
+            self.count = flat.size if self.all_valid else int(self.valid.sum())
         if self.reduction == "mean":
             return losses.sum() / z.dtype.type(max(self.count, 1))
         if self.reduction == "sum":
@@ -140,7 +145,6 @@ class CrossEntropy(Function):
         return losses
 
     def backward(self, gy):
-        xp = array_module(gy)
         if self.reduction == "mean":
             gy = gy / gy.dtype.type(max(self.count, 1))
         g = gy if self.reduction != "none" else gy[..., None]
@@ -148,12 +152,12 @@ class CrossEntropy(Function):
             gz = g * (self.softmax * self.probs.sum(axis=-1, keepdims=True) - self.probs)
             gp = -g * self.log_softmax if self.needs_grad(1) else None
             return gz, gp
-        gz = self.softmax.copy()
-        xp.put_along_axis(gz, self.safe_labels[..., None],
-                          xp.take_along_axis(gz, self.safe_labels[..., None], axis=-1) - 1,
-                          axis=-1)
-        gz *= self.valid[..., None]
-        return gz * g
+        gz = self.softmax * g
+        flat = gz.reshape(-1, gz.shape[-1])
+        flat[self.rows, self.safe_labels] -= g.reshape(-1) if g.ndim else g
+        if not self.all_valid:
+            flat *= self.valid[:, None]
+        return gz
 
 
 class MSELoss(_ElementwiseLoss):

@@ -74,7 +74,7 @@ class Max(Function):
     def forward(self, x):
         self.axes = normalize_axis(self.axis, x.ndim, "min" if self.minimum else "max")
         if x.size == 0:
-            raise ValueError("max: cannot reduce an empty tensor")
+            raise ValueError(f"{'min' if self.minimum else 'max'}: cannot reduce an empty tensor")
         self.x = x
         reduce = x.min if self.minimum else x.max
         self.y = reduce(axis=self.axes, keepdims=True)

@@ -39,6 +39,8 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
         self.step_count = 0
+        # one reusable work array per parameter: updates run in place, without temporaries
+        self._scratch: list[Any] = [None] * len(self.params)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -49,13 +51,17 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is None or not p.requires_grad:
                 continue
-            g = p.grad
+            w, g = p.data, p.grad
+            tmp = self._scratch[i]
+            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+                tmp = self._scratch[i] = array_module(w).empty_like(w)
             if self.weight_decay and p.ndim >= 2:
-                g = g + self.weight_decay * p.data
-            self.update(p.data, g, self.state[i])
+                g = g + self.weight_decay * w
+            self.update(w, g, self.state[i], tmp)
 
-    def update(self, w: Any, g: Any, state: dict[str, Any]) -> None:
-        """Change ``w`` in place from its gradient ``g`` and its ``state``."""
+    def update(self, w: Any, g: Any, state: dict[str, Any], tmp: Any) -> None:
+        """Change ``w`` in place from its gradient ``g`` and its ``state``; ``tmp`` is a work
+        array of ``w``'s shape whose content may be overwritten (``g`` must not be)."""
         raise NotImplementedError
 
     def zeros_like_state(self, state: dict[str, Any], name: str, w: Any) -> Any:

@@ -22,9 +22,15 @@ class RMSprop(Optimizer):
             raise ValueError(f"RMSprop: expected beta in [0, 1), got {beta}")
         self.beta, self.eps = beta, eps
 
-    def update(self, w: Any, g: Any, state: dict[str, Any]) -> None:
+    def update(self, w: Any, g: Any, state: dict[str, Any], tmp: Any) -> None:
         xp = array_module(w)
         s = self.zeros_like_state(state, "s", w)
-        s *= self.beta
-        s += (1 - self.beta) * (g * g)
-        w -= self.lr * g / (xp.sqrt(s) + self.eps)
+        xp.multiply(g, g, out=tmp)  # s += (1 - beta) (g^2 - s), in place
+        tmp -= s
+        tmp *= 1 - self.beta
+        s += tmp
+        xp.sqrt(s, out=tmp)
+        tmp += self.eps
+        xp.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        w -= tmp

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dlkit.backend import array_module
 from dlkit.optim.optimizer import Optimizer
 from dlkit.tensor import Tensor
 
@@ -12,8 +13,9 @@ from dlkit.tensor import Tensor
 class SGD(Optimizer):
     """W = W - lr * dW."""
 
-    def update(self, w: Any, g: Any, state: dict[str, Any]) -> None:
-        w -= self.lr * g
+    def update(self, w: Any, g: Any, state: dict[str, Any], tmp: Any) -> None:
+        array_module(w).multiply(g, self.lr, out=tmp)
+        w -= tmp
 
 
 class Momentum(Optimizer):
@@ -29,8 +31,11 @@ class Momentum(Optimizer):
             raise ValueError(f"Momentum: expected beta in [0, 1), got {beta}")
         self.beta = beta
 
-    def update(self, w: Any, g: Any, state: dict[str, Any]) -> None:
+    def update(self, w: Any, g: Any, state: dict[str, Any], tmp: Any) -> None:
+        xp = array_module(w)
         v = self.zeros_like_state(state, "v", w)
         v *= self.beta
-        v += (1 - self.beta) * g
-        w -= self.lr * v
+        xp.multiply(g, 1 - self.beta, out=tmp)
+        v += tmp
+        xp.multiply(v, self.lr, out=tmp)
+        w -= tmp
