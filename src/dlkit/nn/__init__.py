@@ -2,6 +2,7 @@
 
 from dlkit.nn import init
 from dlkit.nn.activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from dlkit.nn.config import LAYERS, UnknownLayerError, module_from_config, register, to_config
 from dlkit.nn.container import Sequential
 from dlkit.nn.dropout import Dropout
 from dlkit.nn.flatten import Flatten
@@ -11,6 +12,7 @@ from dlkit.nn.normalization import BatchNorm1d
 from dlkit.nn.parameter import Parameter
 
 __all__ = [
-    "BatchNorm1d", "Dropout", "Flatten", "LeakyReLU", "Linear", "Module", "Parameter", "ReLU",
-    "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
+    "LAYERS", "BatchNorm1d", "Dropout", "Flatten", "LeakyReLU", "Linear", "Module", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "UnknownLayerError", "init",
+    "module_from_config", "register", "to_config",
 ]

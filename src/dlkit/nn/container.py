@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from dlkit.nn.config import module_from_config, register, to_config
 from dlkit.nn.module import Module
 
 
+@register
 class Sequential(Module):
     """Modules applied in order; children are named "0", "1", ... (keys "0.weight")."""
 
@@ -35,3 +37,11 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+    def get_config(self) -> dict[str, Any]:
+        """``{"layers": [child configs in order]}``."""
+        return {"layers": [to_config(m) for m in self._modules.values()]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        return cls(*(module_from_config(c) for c in config["layers"]))

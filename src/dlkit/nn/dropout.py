@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from dlkit.nn.config import register
 from dlkit.nn.module import Module
 from dlkit.ops.dropout import dropout
 from dlkit.tensor import Tensor
 
 
+@register
 class Dropout(Module):
     """Drops each activation with probability ``p`` (keep_prob = 1 - p) while training."""
 
@@ -21,3 +25,6 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p}

@@ -8,12 +8,14 @@ import numpy as np
 
 from dlkit.backend import get_default_dtype
 from dlkit.errors import shape_error
+from dlkit.nn.config import register
 from dlkit.nn.module import Module
 from dlkit.nn.parameter import Parameter
 from dlkit.ops.normalization import batch_norm
 from dlkit.tensor import Tensor
 
 
+@register
 class BatchNorm1d(Module):
     """Batch norm of a dense layer's Z (m, n): gamma, beta learned; running averages for
     evaluation. ``momentum`` weighs the new batch in the running averages (PyTorch's
@@ -43,3 +45,7 @@ class BatchNorm1d(Module):
 
     def extra_repr(self) -> str:
         return f"{self.n_features}, momentum={self.momentum}, eps={self.eps}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"n_features": self.n_features, "momentum": self.momentum, "eps": self.eps,
+                "dtype": self.gamma.dtype.name}

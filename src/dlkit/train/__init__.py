@@ -1,9 +1,23 @@
-"""Training: fit / evaluate / predict, callbacks, metrics, losses by name."""
+"""Training: fit / evaluate / predict, callbacks, metrics, losses by name, L2 penalty."""
 
-from dlkit.train.callbacks import Callback
+from dlkit.train.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
+    TerminateOnNaN,
+)
 from dlkit.train.history import History
-from dlkit.train.loop import evaluate, fit, predict
+from dlkit.train.loop import Trainer, evaluate, fit, predict
 from dlkit.train.losses import LOSSES, get_loss
-from dlkit.train.metrics import accuracy
+from dlkit.train.metrics import METRICS, accuracy, f1, get_metric, precision, recall
+from dlkit.train.regularization import l2_penalty
 
-__all__ = ["LOSSES", "Callback", "History", "accuracy", "evaluate", "fit", "get_loss", "predict"]
+__all__ = [
+    "LOSSES", "METRICS", "CSVLogger", "Callback", "EarlyStopping", "History",
+    "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer",
+    "accuracy", "evaluate", "f1", "fit", "get_loss", "get_metric", "l2_penalty", "precision",
+    "predict", "recall",
+]
