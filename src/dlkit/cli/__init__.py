@@ -1,0 +1,49 @@
+"""The ``dlkit`` command: ``dlkit train``, ``dlkit evaluate``, ``dlkit predict``.
+
+A user mistake (bad option, missing file, data of the wrong shape) is reported in one line on
+stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from dlkit import __version__
+from dlkit.cli.errors import UserError
+from dlkit.errors import DTypeError, ShapeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dlkit")
+def cli() -> None:
+    """dlkit: the Deep Learning Specialization as a library and a command."""
+
+
+from dlkit.cli import evaluate, train  # noqa: E402,F401  (commands register on the group)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the command; a user error is one line on stderr and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="dlkit", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("dlkit: aborted", err=True)
+        return 1
+    except click.ClickException as e:
+        ctx = getattr(e, "ctx", None)
+        command = f"dlkit {ctx.info_name}" if ctx is not None and ctx.parent else "dlkit"
+        click.echo(f"{command}: error: {e.format_message()}", err=True)
+        return 2
+    except UserError as e:
+        click.echo(f"dlkit {e.command}: error: {e}" if e.command else f"dlkit: error: {e}",
+                   err=True)
+        return 2
+    except (ShapeError, DTypeError, FileNotFoundError, ValueError, ImportError) as e:
+        click.echo(f"dlkit: error: {e}", err=True)
+        return 2
+    return 0
+
+
+__all__ = ["UserError", "cli", "main"]

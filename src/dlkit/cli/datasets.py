@@ -1,0 +1,131 @@
+"""Data for the CLI: a built-in dataset by name or a file, its task, splits, standardizing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlkit.cli.errors import UserError
+from dlkit.data import (
+    DATASETS,
+    Standardizer,
+    get_dataset,
+    load_csv,
+    load_h5_images,
+    load_npz,
+    train_dev_split,
+    train_dev_test_split,
+)
+
+FILE_TYPES = (".h5", ".hdf5", ".npz", ".csv")
+
+
+@dataclass
+class Prepared:
+    """Train/dev/test arrays (flattened, standardized) and what the model needs to know."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_dev: np.ndarray
+    y_dev: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    task: str  # "binary" (y (m, 1) in {0, 1}) or "multiclass" (y (m,) int)
+    n_classes: int
+    input_shape: tuple[int, ...]
+    standardizer: Standardizer | None
+
+
+def load_file(path: str, command: str, x_key: str = "X", y_key: str | None = "y",
+              target: Any = -1) -> tuple[np.ndarray, np.ndarray | None]:
+    """(X, y) from an .h5 (course image layout), .npz or .csv file."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"no such file: {path!r}", command)
+    suffix = p.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        X, y, _ = load_h5_images(p)
+        return X, y
+    if suffix == ".npz":
+        return load_npz(p, x_key=x_key, y_key=y_key)
+    if suffix == ".csv":
+        return load_csv(p, target=target)
+    raise UserError(f"{path!r}: expected a dataset name ({', '.join(DATASETS)}) or a file "
+                    f"ending in {', '.join(FILE_TYPES)}", command)
+
+
+def load_source(source: str, command: str, examples: int | None = None,
+                noise: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A named dataset (``examples``/``noise`` for the generated ones) or a file."""
+    if source in DATASETS:
+        kwargs: dict[str, Any] = {}
+        if examples is not None and source in ("flower", "moons", "circles"):
+            kwargs["m"] = examples
+        if noise is not None and source in ("flower", "moons", "circles"):
+            kwargs["noise"] = noise
+        return get_dataset(source, **kwargs)
+    if Path(source).suffix.lower() in FILE_TYPES or Path(source).exists():
+        X, y = load_file(source, command)
+        if y is None:
+            raise UserError(f"{source!r} has no labels (y)", command)
+        return X, y
+    raise UserError(f"unknown dataset {source!r}: expected one of {', '.join(DATASETS)} or a "
+                    f"file ({', '.join(FILE_TYPES)})", command)
+
+
+def infer_task(y: np.ndarray, command: str) -> tuple[str, int, np.ndarray]:
+    """("binary", 2, y (m, 1) float) for two classes {0, 1}; ("multiclass", C, y (m,) int)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        flat = y[:, 0]
+    elif y.ndim == 1:
+        flat = y
+    else:
+        raise UserError(f"expected labels of shape (m,) or (m, 1), got {y.shape}", command)
+    if not np.all(np.isfinite(flat.astype(float))) or np.any(flat != np.round(flat)):
+        raise UserError("expected integer class labels; the targets look continuous "
+                        "(dlkit train does classification)", command)
+    values = np.unique(flat)
+    if values.min() < 0:
+        raise UserError(f"expected class labels >= 0, got {values.min()}", command)
+    if len(values) <= 2 and values.max() <= 1:
+        return "binary", 2, flat.reshape(-1, 1).astype(np.float32)
+    return "multiclass", int(values.max()) + 1, flat.astype(np.int64)
+
+
+def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: float,
+            standardize: bool, command: str, examples: int | None = None,
+            noise: float | None = None) -> Prepared:
+    """Load, flatten (m, ...) -> (m, n_x), split train/dev/test, standardize on train only.
+
+    Deterministic given the dlkit seed, so ``dlkit evaluate`` rebuilds the same split.
+    """
+    X, y = load_source(source, command, examples, noise)
+    if len(X) != len(y):
+        raise UserError(f"{len(X)} examples but {len(y)} labels; examples go on the first "
+                        "axis (transpose an (n_x, m) matrix)", command)
+    input_shape = tuple(X.shape[1:])
+    X = X.reshape(len(X), -1).astype(np.float32)
+    task, n_classes, y = infer_task(y, command)
+    if test_data is not None:
+        X_test, y_test = load_source(test_data, command)
+        X_test = X_test.reshape(len(X_test), -1).astype(np.float32)
+        if X_test.shape[1] != X.shape[1]:
+            raise UserError(f"--test-data has {X_test.shape[1]} features per example, the "
+                            f"training data {X.shape[1]}", command)
+        y_test = infer_task(y_test, command)[2]
+        if task == "multiclass":
+            y_test = y_test.reshape(-1).astype(np.int64)
+        X_train, X_dev, y_train, y_dev = train_dev_split(X, y, dev=dev_size)
+    else:
+        X_train, X_dev, X_test, y_train, y_dev, y_test = train_dev_test_split(
+            X, y, dev=dev_size, test=test_size)
+    standardizer = None
+    if standardize:
+        standardizer = Standardizer().fit(X_train)
+        X_train, X_dev, X_test = (standardizer.transform(a) for a in (X_train, X_dev, X_test))
+    return Prepared(X_train, y_train, X_dev, y_dev, X_test, y_test, task, n_classes,
+                    input_shape, standardizer)

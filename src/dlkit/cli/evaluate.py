@@ -1,0 +1,113 @@
+"""``dlkit evaluate`` and ``dlkit predict``: use the model of a run folder."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+import numpy as np
+
+import dlkit as dl
+from dlkit.cli import cli
+from dlkit.cli import run_folder as rf
+from dlkit.cli.datasets import infer_task, load_file, prepare
+from dlkit.cli.errors import UserError
+
+
+def load_run(path: str, command: str) -> tuple[Path, dict, dl.nn.Module]:
+    folder = rf.run_folder(path, command)
+    config = rf.read_json(folder, rf.CONFIG, command)
+    if not (folder / rf.MODEL).exists():
+        raise UserError(f"{path!r} has no {rf.MODEL}; was the training run finished?", command)
+    return folder, config, dl.io.load(folder / rf.MODEL)
+
+
+def inputs_for(folder: Path, config: dict, X: np.ndarray, command: str) -> np.ndarray:
+    """Flatten and standardize new inputs as the run's training inputs were."""
+    X = np.asarray(X, dtype=np.float32)
+    X = X.reshape(len(X), -1)
+    n = config["n_features"]
+    if X.shape[1] != n:
+        hint = "; transpose? (examples go in rows)" if len(X) == n else ""
+        raise UserError(f"the model expects {n} features per example (input shape "
+                        f"{tuple(config['input_shape'])}), the data has {X.shape[1]}{hint}",
+                        command)
+    standardizer = rf.read_standardizer(folder)
+    return standardizer.transform(X) if standardizer is not None else X
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--data", default=None, help="Evaluate on this file (.h5/.npz/.csv with labels) "
+              "instead of the run's own train/dev/test split.")
+def evaluate(run: str, data: str | None) -> None:
+    """Loss and metrics of a run's model: on its train/dev/test split, or on --data."""
+    command = "evaluate"
+    folder, config, model = load_run(run, command)
+    loss = config["loss"]
+    metrics = ("accuracy", "precision", "recall", "f1") if config["task"] == "binary" \
+        else ("accuracy", "f1")
+    if data is not None:
+        X, y = load_file(data, command)
+        if y is None:
+            raise UserError(f"{data!r} has no labels (y) to evaluate against", command)
+        X = inputs_for(folder, config, X, command)
+        y = infer_task(y, command)[2]
+        if config["task"] == "multiclass":
+            y = y.reshape(-1).astype(np.int64)
+        sets = {Path(data).name: (X, y)}
+    else:
+        opts = config["options"]
+        dl.manual_seed(opts["seed"])
+        p = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
+                    test_size=opts["test_size"], standardize=opts["standardize"],
+                    command=command, examples=opts["examples"], noise=opts["noise"])
+        sets = {"train": (p.X_train, p.y_train), "dev": (p.X_dev, p.y_dev),
+                "test": (p.X_test, p.y_test)}
+    for name, (X, y) in sets.items():
+        if not len(X):
+            continue
+        logs = dl.train.evaluate(model, loss, X, y, metrics=metrics)
+        click.echo(f"{name:6s} {len(X):6d} examples  " +
+                   "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--input", "input_path", required=True,
+              help="Examples to classify: .npz (key X), .csv (features; a label column, "
+                   "if any, last) or .h5 (course images).")
+@click.option("--output", default=None, help="Write the predictions to this CSV file.")
+def predict(run: str, input_path: str, output: str | None) -> None:
+    """Class predictions and probabilities of a run's model for new examples."""
+    command = "predict"
+    folder, config, model = load_run(run, command)
+    suffix = Path(input_path).suffix.lower()
+    X, _ = load_file(input_path, command, y_key=None, target=None)
+    if suffix == ".csv" and X.shape[1] == config["n_features"] + 1:
+        X = X[:, :-1]  # the file carries its labels in the last column
+    X = inputs_for(folder, config, X, command)
+    logits = dl.train.predict(model, X)
+    if config["task"] == "binary":
+        probabilities = dl.ops.activation.stable_sigmoid(logits.astype(np.float64))
+        classes = (logits[:, 0] > 0).astype(int)
+        header = ["index", "class", "probability"]
+        rows = [[i, int(c), f"{p[0]:.6f}"] for i, (c, p) in enumerate(zip(classes,
+                                                                          probabilities))]
+    else:
+        probabilities = dl.ops.activation.stable_softmax(logits.astype(np.float64), -1)
+        classes = probabilities.argmax(1)
+        header = ["index", "class"] + [f"p{k}" for k in range(probabilities.shape[1])]
+        rows = [[i, int(c), *(f"{q:.6f}" for q in p)]
+                for i, (c, p) in enumerate(zip(classes, probabilities))]
+    if output is not None:
+        with open(output, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+        click.echo(f"wrote {len(rows)} predictions to {output}")
+    else:
+        click.echo(",".join(header))
+        for row in rows:
+            click.echo(",".join(map(str, row)))

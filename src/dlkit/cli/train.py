@@ -1,0 +1,216 @@
+"""``dlkit train``: train a network on a built-in dataset or a file; write a run folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+import dlkit as dl
+from dlkit.cli import cli
+from dlkit.cli import run_folder as rf
+from dlkit.cli.datasets import Prepared, prepare
+from dlkit.cli.errors import UserError
+from dlkit.data import DATASETS
+from dlkit.models import ACTIVATIONS, mlp
+
+CMD = "train"
+OPTIMIZERS = {"sgd": dl.optim.SGD, "momentum": dl.optim.Momentum, "rmsprop": dl.optim.RMSprop,
+              "adam": dl.optim.Adam}
+SCHEDULES = {"inverse-time": dl.optim.InverseTimeDecay, "exponential": dl.optim.ExponentialDecay,
+             "inverse-sqrt": dl.optim.InverseSqrtDecay, "step": dl.optim.StepDecay}
+MODELS = ("logreg", "shallow", "mlp")
+METRICS = ("accuracy", "precision", "recall", "f1")
+
+
+def parse_hidden(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--hidden: expected comma-separated layer sizes like 20,7,5, got "
+                        f"{text!r}", CMD) from None
+    if any(n <= 0 for n in sizes):
+        raise UserError(f"--hidden: layer sizes must be positive, got {text!r}", CMD)
+    return sizes
+
+
+def hidden_layers(model: str, hidden: str) -> list[int]:
+    sizes = parse_hidden(hidden)
+    if model == "logreg":
+        return []
+    if model == "shallow":
+        if len(sizes) != 1:
+            raise UserError(f"--model shallow has one hidden layer: give one size, got "
+                            f"{hidden!r}", CMD)
+    elif not sizes:
+        raise UserError("--model mlp needs at least one hidden size (--hidden 20,7,5)", CMD)
+    return sizes
+
+
+def make_schedule(name: str, optimizer: dl.optim.Optimizer, decay_rate: float,
+                  interval: int) -> Any:
+    if name == "none":
+        return None
+    cls = SCHEDULES[name]
+    if name == "inverse-time":
+        return cls(optimizer, decay_rate=decay_rate, time_interval=interval,
+                   staircase=interval > 1)
+    if name == "exponential":
+        return cls(optimizer, base=decay_rate)
+    if name == "inverse-sqrt":
+        return cls(optimizer, k=decay_rate)
+    return cls(optimizer, drop=decay_rate, every=interval)
+
+
+def report(prepared: Prepared, model: dl.nn.Module, loss: str) -> dict[str, dict[str, float]]:
+    metrics = METRICS if prepared.task == "binary" else ("accuracy", "f1")
+    out = {}
+    for name, X, y in (("train", prepared.X_train, prepared.y_train),
+                       ("dev", prepared.X_dev, prepared.y_dev),
+                       ("test", prepared.X_test, prepared.y_test)):
+        if len(X):
+            out[name] = dl.train.evaluate(model, loss, X, y, metrics=metrics)
+    return out
+
+
+def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
+         prepared: Prepared) -> list[str]:
+    """curves.png and, for 2-D inputs, decision_boundary.png; nothing without matplotlib."""
+    try:
+        import matplotlib  # noqa: F401
+
+        from dlkit.plot import plot_curves, plot_decision_boundary
+    except ImportError:
+        return []
+    written = [plot_curves(history, folder / "curves.png").name]
+    if prepared.X_train.shape[1] == 2 and prepared.standardizer is None:
+        def classes(points: np.ndarray) -> np.ndarray:
+            out = dl.train.predict(model, points)
+            return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
+
+        X = np.concatenate([prepared.X_train, prepared.X_dev, prepared.X_test])
+        y = np.concatenate([prepared.y_train, prepared.y_dev, prepared.y_test]).reshape(-1)
+        written.append(plot_decision_boundary(classes, X, y,
+                                              folder / "decision_boundary.png").name)
+    return written
+
+
+@cli.command()
+@click.option("--dataset", default="flower", show_default=True,
+              help=f"A built-in dataset ({', '.join(DATASETS)}) or a file (.h5 course images, "
+                   ".npz with X and y, .csv with the label last).")
+@click.option("--test-data", default=None, help="A separate test file (e.g. the course's "
+              "test_catvnoncat.h5); otherwise the test set is split off --dataset.")
+@click.option("--examples", type=click.IntRange(10), default=None,
+              help="Number of examples of a generated dataset (flower, moons, circles).")
+@click.option("--noise", type=click.FloatRange(0), default=None,
+              help="Noise of a generated dataset.")
+@click.option("--model", type=click.Choice(MODELS), default="mlp", show_default=True,
+              help="logreg (no hidden layer), shallow (one) or mlp (deep).")
+@click.option("--hidden", default="20", show_default=True,
+              help="Hidden layer sizes, comma-separated.")
+@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="tanh",
+              show_default=True)
+@click.option("--init", type=click.Choice(["he", "xavier", "small", "zeros", "glorot_uniform"]),
+              default=None, help="Weight initializer [default: he for relu, else xavier].")
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
+              show_default=True)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.01, show_default=True,
+              help="Learning rate.")
+@click.option("--schedule", type=click.Choice(["none", *SCHEDULES]), default="none",
+              show_default=True, help="Learning-rate decay, stepped each epoch.")
+@click.option("--decay-rate", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="inverse-time: decay rate; exponential: base; inverse-sqrt: k; step: drop.")
+@click.option("--decay-interval", type=click.IntRange(1), default=1, show_default=True,
+              help="Epochs per decay step (inverse-time staircase, step).")
+@click.option("--epochs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--l2", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="L2 regularization lambda (cost + lambda/(2m) sum ||W||^2).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, help="Drop probability after each hidden layer.")
+@click.option("--batch-norm", is_flag=True, help="Batch norm before each hidden activation.")
+@click.option("--standardize/--no-standardize", default=None,
+              help="Standardize inputs with train statistics [default: on, off for 2-D data].")
+@click.option("--dev-size", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+              show_default=True, help="Fraction held out as the dev set.")
+@click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.2, show_default=True, help="Fraction held out as the test set.")
+@click.option("--early-stopping", type=click.IntRange(1), default=None, metavar="PATIENCE",
+              help="Stop when the dev loss has not improved for PATIENCE epochs.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress bar (only on a terminal).")
+def train(dataset: str, test_data: str | None, examples: int | None, noise: float | None,
+          model: str, hidden: str, activation: str, init: str | None, optimizer: str,
+          lr: float, schedule: str, decay_rate: float, decay_interval: int, epochs: int,
+          batch_size: int, l2: float, dropout: float, batch_norm: bool,
+          standardize: bool | None, dev_size: float, test_size: float,
+          early_stopping: int | None, seed: int, out: str | None, progress: bool) -> None:
+    """Train a network, write a run folder, print the test accuracy."""
+    options = dict(locals())
+    sizes = hidden_layers(model, hidden)
+    if dev_size + (0 if test_data else test_size) >= 1:
+        raise UserError("--dev-size plus --test-size must leave training examples", CMD)
+    dl.manual_seed(seed)
+    if standardize is None:
+        standardize = not (dataset in DATASETS and dataset in ("flower", "moons", "circles"))
+    options["standardize"] = standardize
+    prepared = prepare(dataset, test_data=test_data, dev_size=dev_size, test_size=test_size,
+                       standardize=standardize, command=CMD, examples=examples, noise=noise)
+    n_in = prepared.X_train.shape[1]
+    n_out = 1 if prepared.task == "binary" else prepared.n_classes
+    net = mlp(n_in, sizes, n_out, activation, init, dropout, batch_norm)
+    loss = "bce_logits" if prepared.task == "binary" else "cross_entropy"
+    opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr)
+    callbacks: list[Any] = []
+    sched = make_schedule(schedule, opt, decay_rate, decay_interval)
+    if sched is not None:
+        callbacks.append(dl.train.LearningRateScheduler(sched))
+    if early_stopping is not None:
+        callbacks.append(dl.train.EarlyStopping("val_loss", patience=early_stopping,
+                                                restore_best_weights=True))
+    name = Path(dataset).stem if dataset not in DATASETS else dataset
+    folder = rf.new_run_folder(out, f"{name}-{model}")
+    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY)))
+    layers = "-".join(map(str, [n_in, *sizes, n_out]))
+    click.echo(f"{name}: {len(prepared.X_train)} train / {len(prepared.X_dev)} dev / "
+               f"{len(prepared.X_test)} test examples, {prepared.task} "
+               f"({prepared.n_classes} classes); model {model} {layers} {activation} "
+               f"({net.num_parameters()} parameters); {optimizer} lr={lr}")
+    validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
+    start = time.perf_counter()
+    history = dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train, epochs=epochs,
+                           batch_size=batch_size, validation_data=validation,
+                           callbacks=callbacks, l2=l2, verbose=int(progress))
+    seconds = time.perf_counter() - start
+    ran = len(history["loss"])
+    for e in sorted({0, *range(max(1, ran // 5) - 1, ran, max(1, ran // 5)), ran - 1}):
+        line = f"epoch {e + 1:4d}  loss {history['loss'][e]:.4f}  accuracy " \
+               f"{history['accuracy'][e]:.3f}"
+        if "val_loss" in history:
+            line += f"  dev loss {history['val_loss'][e]:.4f}  dev accuracy " \
+                    f"{history['val_accuracy'][e]:.3f}"
+        click.echo(line)
+    results = report(prepared, net, loss)
+    dl.io.save(net, folder / rf.MODEL)
+    if prepared.standardizer is not None:
+        rf.write_standardizer(folder, prepared.standardizer)
+    rf.write_json(folder / rf.CONFIG, {
+        "dlkit_version": dl.__version__, "command": "train", "options": options,
+        "task": prepared.task, "n_classes": prepared.n_classes,
+        "input_shape": list(prepared.input_shape), "n_features": n_in,
+        "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
+                  "test": len(prepared.X_test)},
+        "loss": loss})
+    rf.write_json(folder / rf.METRICS, {**results, "epochs": ran, "seconds": round(seconds, 3)})
+    pictures = draw(folder, history, net, prepared)
+    click.echo(f"trained {ran} epochs in {seconds:.1f} s; wrote {folder}/ (model.safetensors, "
+               f"history.csv, metrics.json{''.join(', ' + p for p in pictures)})")
+    summary = "  ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in results.items())
+    click.echo(summary)
+    click.echo(f"test accuracy {results['test']['accuracy']:.3f}")
