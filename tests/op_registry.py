@@ -437,6 +437,91 @@ case("batch_norm/eval_4d_channels_last", N,
      [randn(2, 2, 3, 4), positive(4), randn(4)],
      lambda x, g, b: torch_batch_norm(x, g, b, _t(_rm4), _t(_rv4), training=False))
 
+# ---- convolution and pooling (channels-last; PyTorch is channels-first, W as OI(D)HW) -------
+
+
+def torch_conv(x, w, b=None, stride=1, padding=0):
+    d = x.ndim - 2
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[d]
+    w_t = w.permute(d + 1, d, *range(d))  # (*f, C_prev, C) -> (C, C_prev, *f)
+    return _from_torch_layout(conv(_to_torch_layout(x), w_t, b, stride=stride,
+                                   padding=padding))
+
+
+def torch_depthwise(x, w, b=None, stride=1, padding=0):
+    c = x.shape[-1]
+    w_t = w.permute(2, 0, 1).unsqueeze(1)  # (f, f, C) -> (C, 1, f, f)
+    return _from_torch_layout(F.conv2d(_to_torch_layout(x), w_t, b, stride=stride,
+                                       padding=padding, groups=c))
+
+
+def torch_pool(kind, d):
+    def run(x, f, stride=None):
+        fn = getattr(F, f"{kind}_pool{d}d")
+        return _from_torch_layout(fn(_to_torch_layout(x), f, stride if stride else f))
+    return run
+
+
+C = "conv"
+for c_prev in (1, 3, 12):  # few channels take the offset-major columns, many the patch rows
+    for stride, padding in ((1, 0), (2, 1), (1, 2)):
+        case(f"conv2d/c{c_prev}_s{stride}_p{padding}", C,
+             lambda x, w, b, s=stride, p=padding: dl.conv2d(x, w, b, s, p),
+             [randn(2, 7, 6, c_prev), randn(3, 3, c_prev, 4, scale=0.5), randn(4)],
+             lambda x, w, b, s=stride, p=padding: torch_conv(x, w, b, s, p))
+case("conv2d/same_even_kernel", C, lambda x, w: dl.conv2d(x, w, None, 1, "same"),
+     [randn(2, 5, 5, 2), randn(2, 2, 2, 3)])
+case("conv2d/same_stride2", C, lambda x, w, b: dl.conv2d(x, w, b, 2, "same"),
+     [randn(2, 6, 7, 9), randn(3, 3, 9, 2), randn(2)])
+case("conv2d/1x1", C, lambda x, w, b: dl.conv2d(x, w, b), [randn(2, 4, 4, 10),
+     randn(1, 1, 10, 3), randn(3)], torch_conv)
+case("conv2d/rect_stride_pad", C, lambda x, w: dl.conv2d(x, w, None, (2, 1), (1, 0)),
+     [randn(2, 7, 5, 3), randn(3, 2, 3, 2)],
+     lambda x, w: torch_conv(x, w, None, (2, 1), (1, 0)))
+case("conv1d/basic", C, lambda x, w, b: dl.conv1d(x, w, b, 2, 1),
+     [randn(2, 9, 3), randn(3, 3, 4), randn(4)], lambda x, w, b: torch_conv(x, w, b, 2, 1))
+case("conv1d/many_channels", C, lambda x, w: dl.conv1d(x, w), [randn(2, 8, 10),
+     randn(4, 10, 3)], torch_conv)
+case("conv3d/basic", C, lambda x, w, b: dl.conv3d(x, w, b, 1, 1),
+     [randn(2, 4, 4, 3, 2), randn(2, 3, 2, 2, 3), randn(3)],
+     lambda x, w, b: torch_conv(x, w, b, 1, 1))
+case("conv3d/many_channels_stride2", C, lambda x, w: dl.conv3d(x, w, None, 2),
+     [randn(1, 5, 5, 5, 9), randn(3, 3, 3, 9, 2)], lambda x, w: torch_conv(x, w, None, 2))
+case("depthwise_conv2d/same", C, lambda x, w, b: dl.depthwise_conv2d(x, w, b, 1, 1),
+     [randn(2, 5, 6, 3), randn(3, 3, 3), randn(3)],
+     lambda x, w, b: torch_depthwise(x, w, b, 1, 1))
+case("depthwise_conv2d/stride2", C, lambda x, w: dl.depthwise_conv2d(x, w, None, 2),
+     [randn(2, 7, 7, 4), randn(3, 3, 4)], lambda x, w: torch_depthwise(x, w, None, 2))
+case("zero_pad/int", C, lambda x: dl.zero_pad(x, 2), [randn(2, 3, 3, 2)],
+     lambda x: _from_torch_layout(F.pad(_to_torch_layout(x), (2, 2, 2, 2))))
+case("zero_pad/pairs", C, lambda x: dl.zero_pad(x, [(1, 0), (0, 2)]), [randn(2, 3, 3, 2)],
+     lambda x: _from_torch_layout(F.pad(_to_torch_layout(x), (0, 2, 1, 0))))
+
+P = "pool"
+case("max_pool2d/2x2_tiled", P, lambda x: dl.max_pool2d(x, 2), [distinct(2, 4, 6, 3)],
+     lambda x: torch_pool("max", 2)(x, 2))
+case("max_pool2d/3x3_stride2", P, lambda x: dl.max_pool2d(x, 3, 2), [distinct(2, 7, 8, 2)],
+     lambda x: torch_pool("max", 2)(x, 3, 2))
+case("max_pool2d/overlapping", P, lambda x: dl.max_pool2d(x, 2, 1), [distinct(1, 4, 5, 2)],
+     lambda x: torch_pool("max", 2)(x, 2, 1))
+case("max_pool2d/untiled_remainder", P, lambda x: dl.max_pool2d(x, 2), [distinct(2, 5, 5, 2)],
+     lambda x: torch_pool("max", 2)(x, 2))
+case("avg_pool2d/2x2_tiled", P, lambda x: dl.avg_pool2d(x, 2), [randn(2, 4, 6, 3)],
+     lambda x: torch_pool("avg", 2)(x, 2))
+case("avg_pool2d/3x3_stride2", P, lambda x: dl.avg_pool2d(x, 3, 2), [randn(2, 7, 8, 2)],
+     lambda x: torch_pool("avg", 2)(x, 3, 2))
+case("max_pool1d/basic", P, lambda x: dl.max_pool1d(x, 3, 2), [distinct(2, 9, 3)],
+     lambda x: torch_pool("max", 1)(x, 3, 2))
+case("avg_pool1d/tiled", P, lambda x: dl.avg_pool1d(x, 2), [randn(2, 8, 3)],
+     lambda x: torch_pool("avg", 1)(x, 2))
+case("max_pool3d/tiled", P, lambda x: dl.max_pool3d(x, 2), [distinct(1, 4, 4, 4, 2)],
+     lambda x: torch_pool("max", 3)(x, 2))
+case("avg_pool3d/stride1", P, lambda x: dl.avg_pool3d(x, 2, 1), [randn(1, 3, 3, 3, 2)],
+     lambda x: torch_pool("avg", 3)(x, 2, 1))
+case("global_avg_pool/2d", P, dl.global_avg_pool, [randn(2, 3, 4, 5)],
+     lambda x: x.mean(dim=(1, 2)))
+
+
 BY_NAME = {c.name: c for c in CASES}
 TORCH_CASES = [c for c in CASES if c.torch_f is not None]
 FAMILIES = sorted({c.family for c in CASES})

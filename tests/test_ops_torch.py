@@ -75,6 +75,8 @@ FLOAT32_CASES = {
     "loss": "cross_entropy/labels_mean",
     "normalization": "batch_norm/train_4d_channels_last",
     "dropout": "dropout/eval_identity",
+    "conv": "conv2d/c12_s2_p1",
+    "pool": "max_pool2d/3x3_stride2",
 }
 
 

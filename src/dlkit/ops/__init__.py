@@ -1,6 +1,7 @@
 """Differentiable ops, one family a file; each a ``Function`` with forward and backward."""
 
 from dlkit.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from dlkit.ops.conv import conv1d, conv2d, conv3d, depthwise_conv2d, zero_pad
 from dlkit.ops.dropout import dropout
 from dlkit.ops.elementwise import (
     abs,
@@ -28,6 +29,15 @@ from dlkit.ops.loss import (
     mse_loss,
 )
 from dlkit.ops.normalization import batch_norm
+from dlkit.ops.pool import (
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    global_avg_pool,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+)
 from dlkit.ops.reduction import logsumexp, max, mean, min, sum, var
 from dlkit.ops.shape import (
     broadcast_to,
@@ -50,4 +60,6 @@ __all__ = [
     "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "pad", "pow", "relu",
     "reshape", "sigmoid", "softmax", "sqrt", "square", "squeeze", "stack", "sub", "sum",
     "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
+    "conv1d", "conv2d", "conv3d", "depthwise_conv2d", "zero_pad", "avg_pool1d", "avg_pool2d",
+    "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d",
 ]

@@ -1,0 +1,271 @@
+"""Convolutions, channels-last as the notes: x (m, n_H, n_W, n_C_prev), W (f, f, n_C_prev, n_C),
+b (n_C,) — and the same in 1-D (m, n, C) and 3-D (m, n_D, n_H, n_W, C).
+
+Cross-correlation, as the notes: Z[i, h, w, c] = sum_{a, b, k} A_pad[i, h*s + a, w*s + b, k] *
+W[a, b, k, c] + b[c];  output size floor((n + 2p - f) / s) + 1.
+
+Forward by im2col + one GEMM; backward by the notes' formulas, all as GEMMs on the same
+columns:  dW = cols^T dZ,  db = sum dZ,  dcols = dZ W^T  then col2im, which adds each kernel
+offset's slice back (a loop over the f*f offsets, never over output positions).
+Two column layouts: (N, K) rows of patches for many input channels, and (K, N) (offset-major,
+contiguous copies) for few channels such as a first layer on 1- or 3-channel images.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dlkit.backend import array_module
+from dlkit.errors import ShapeError
+from dlkit.tensor import Function, Tensor, as_tensor
+
+_FEW_CHANNELS = 8  # below this, columns are built offset-major (K, N)
+
+
+def _tuple(value: Any, d: int, name: str, op: str) -> tuple[int, ...]:
+    items = (value,) * d if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(items) != d or any(not isinstance(v, (int, np.integer)) for v in items):
+        raise ValueError(f"{op}: expected {name} an int or {d} ints, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def resolve_padding(padding: Any, sizes: Sequence[int], kernel: Sequence[int],
+                    stride: Sequence[int], op: str) -> tuple[tuple[int, int], ...]:
+    """Padding per spatial axis as (before, after): an int p (p on both sides), a tuple of
+    ints, "valid" (none), or "same" (output size ceil(n / s); the extra row, for an even
+    total, goes after, as TensorFlow/Keras)."""
+    d = len(sizes)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * d
+        if padding == "same":
+            out = []
+            for n, f, s in zip(sizes, kernel, stride):
+                total = max((-(-n // s) - 1) * s + f - n, 0)
+                out.append((total // 2, total - total // 2))
+            return tuple(out)
+        raise ValueError(f"{op}: expected padding an int, a tuple, 'valid' or 'same', got "
+                         f"{padding!r}")
+    pads = _tuple(padding, d, "padding", op)
+    if any(p < 0 for p in pads):
+        raise ValueError(f"{op}: expected padding >= 0, got {padding!r}")
+    return tuple((p, p) for p in pads)
+
+
+def output_sizes(sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                 pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+    """floor((n + p_before + p_after - f) / s) + 1 per spatial axis."""
+    return tuple((n + lo + hi - f) // s + 1
+                 for n, f, s, (lo, hi) in zip(sizes, kernel, stride, pads))
+
+
+def window_slices(offset: Sequence[int], stride: Sequence[int],
+                  out: Sequence[int]) -> tuple[slice, ...]:
+    """The input positions read at one kernel offset, for every output position."""
+    return (slice(None),) + tuple(slice(o, o + s * (n - 1) + 1, s)
+                                  for o, s, n in zip(offset, stride, out)) + (slice(None),)
+
+
+def pad_spatial(x: Any, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Any:
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    xp = array_module(x)
+    return xp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+class ConvNd(Function):
+    """Convolution over the d spatial axes of x (m, *n, C_prev) with W (*f, C_prev, C)."""
+
+    def __init__(self, stride: tuple[int, ...], pads: tuple[tuple[int, int], ...],
+                 out: tuple[int, ...]) -> None:
+        self.stride, self.pads, self.out = stride, pads, out
+
+    def forward(self, x, w, b=None):
+        xp = array_module(x)
+        d = x.ndim - 2
+        kernel, c_prev, c_out = w.shape[:d], w.shape[d], w.shape[d + 1]
+        m, out = x.shape[0], self.out
+        n_rows, k = m * int(np.prod(out)), int(np.prod(kernel)) * c_prev
+        self.x_shape, self.kernel, self.has_bias = x.shape, kernel, b is not None
+        x_pad = pad_spatial(x, self.pads)
+        self.padded_shape = x_pad.shape
+        w_mat = w.reshape(k, c_out)
+        self.w_mat = w_mat
+        self.offsets = list(itertools.product(*(range(f) for f in kernel)))
+        self.few = c_prev < _FEW_CHANNELS
+        if self.few:  # offset-major columns (*f, C_prev, m, *out): contiguous block copies
+            cols = xp.empty(kernel + (c_prev, m) + out, dtype=x.dtype)
+            for offset in self.offsets:
+                cols[offset] = xp.moveaxis(x_pad[window_slices(offset, self.stride, out)], -1, 0)
+            self.cols = cols.reshape(k, n_rows)
+            y = (w_mat.T @ self.cols).T
+        else:  # rows of patches (m, *out, *f, C_prev)
+            windows = np.lib.stride_tricks.sliding_window_view(
+                x_pad, kernel, axis=tuple(range(1, d + 1)))
+            windows = windows[(slice(None),) + tuple(slice(None, None, s) for s in self.stride)]
+            order = (0, *range(1, d + 1), *range(d + 2, 2 * d + 2), d + 1)
+            self.cols = xp.ascontiguousarray(windows.transpose(order)).reshape(n_rows, k)
+            y = self.cols @ w_mat
+        if b is not None:
+            y = y + b
+        return xp.ascontiguousarray(y).reshape((m,) + out + (c_out,))
+
+    def backward(self, gy):
+        xp = array_module(gy)
+        c_out = gy.shape[-1]
+        g2 = gy.reshape(-1, c_out)
+        gx = gw = gb = None
+        if self.needs_grad(1):
+            gw = (self.cols @ g2 if self.few else self.cols.T @ g2).reshape(
+                self.kernel + (self.x_shape[-1], c_out))
+        if self.has_bias and self.needs_grad(2):
+            gb = g2.sum(axis=0)
+        if self.needs_grad(0):
+            g_pad = xp.zeros(self.padded_shape, dtype=gy.dtype)
+            m, out, c_prev = self.x_shape[0], self.out, self.x_shape[-1]
+            if self.few:
+                dcols = (self.w_mat @ g2.T).reshape(self.kernel + (c_prev, m) + out)
+                for offset in self.offsets:
+                    g_pad[window_slices(offset, self.stride, out)] += xp.moveaxis(
+                        dcols[offset], 0, -1)
+            else:
+                dcols = (g2 @ self.w_mat.T).reshape((m,) + out + self.kernel + (c_prev,))
+                lead = (slice(None),) * (1 + len(out))
+                for offset in self.offsets:
+                    g_pad[window_slices(offset, self.stride, out)] += dcols[lead + offset]
+            crop = (slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
+                                          zip(self.pads, self.x_shape[1:-1])) + (slice(None),)
+            gx = g_pad[crop]
+        return gx, gw, gb
+
+
+def _conv(d: int, name: str, x: Any, w: Any, b: Any, stride: Any, padding: Any) -> Tensor:
+    x, w = as_tensor(x), as_tensor(w)
+    spatial = "(m, n, C)" if d == 1 else "(m, n_H, n_W, C)" if d == 2 else \
+        "(m, n_D, n_H, n_W, C)"
+    if x.ndim != d + 2:
+        hint = ""
+        if d == 2 and x.ndim == 3:
+            hint = "; a single image? add the batch axis: x[None]"
+        raise ShapeError(f"{name}: expected input {spatial} (channels-last), got shape "
+                         f"{x.shape}{hint}")
+    if w.ndim != d + 2:
+        raise ShapeError(f"{name}: expected W of shape ({'f, ' * d}C_prev, C), got {w.shape}")
+    c_prev = w.shape[d]
+    if x.shape[-1] != c_prev:
+        hint = ""
+        if x.shape[1] == c_prev:
+            hint = "; channels-first input (m, C, ...)? dlkit is channels-last: move axis 1 last"
+        raise ShapeError(f"{name}: input has {x.shape[-1]} channels (last axis of {x.shape}), "
+                         f"W expects {c_prev} (W shape {w.shape}){hint}")
+    kernel = tuple(w.shape[:d])
+    stride = _tuple(stride, d, "stride", name)
+    if any(s <= 0 for s in stride):
+        raise ValueError(f"{name}: expected stride >= 1, got {stride}")
+    pads = resolve_padding(padding, x.shape[1:-1], kernel, stride, name)
+    out = output_sizes(x.shape[1:-1], kernel, stride, pads)
+    if any(n <= 0 for n in out):
+        raise ShapeError(f"{name}: input {x.shape} with padding {pads} is smaller than the "
+                         f"kernel {kernel}")
+    fn = ConvNd(stride, pads, out)
+    if b is None:
+        return fn(x, w)
+    b = as_tensor(b)
+    if b.shape != (w.shape[-1],):
+        raise ShapeError(f"{name}: expected b of shape ({w.shape[-1]},), got {b.shape}")
+    return fn(x, w, b)
+
+
+def conv1d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """1-D convolution: x (m, n, C_prev), W (f, C_prev, C), b (C,) -> (m, n_out, C)."""
+    return _conv(1, "conv1d", x, w, b, stride, padding)
+
+
+def conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """2-D convolution: x (m, n_H, n_W, C_prev), W (f, f, C_prev, C), b (C,)
+    -> (m, n_H_out, n_W_out, C); padding an int, a pair, "valid" or "same"."""
+    return _conv(2, "conv2d", x, w, b, stride, padding)
+
+
+def conv3d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """3-D convolution: x (m, n_D, n_H, n_W, C_prev), W (f, f, f, C_prev, C), b (C,)."""
+    return _conv(3, "conv3d", x, w, b, stride, padding)
+
+
+class DepthwiseConv2d(Function):
+    """Each channel filtered by its own f x f kernel: Z[., h, w, c] = sum_{a, b}
+    A_pad[., h*s + a, w*s + b, c] W[a, b, c] + b[c]  (the depthwise half of a
+    depthwise-separable convolution; follow it with a 1x1 conv2d).
+    dW[a, b, c] = sum A_pad-slice * dZ,  dA_pad-slice += dZ * W[a, b]."""
+
+    def __init__(self, stride: tuple[int, int], pads: Any, out: tuple[int, int]) -> None:
+        self.stride, self.pads, self.out = stride, pads, out
+
+    def forward(self, x, w, b=None):
+        xp = array_module(x)
+        self.x_shape, self.has_bias = x.shape, b is not None
+        self.x_pad = pad_spatial(x, self.pads)
+        self.w = w
+        self.offsets = list(itertools.product(range(w.shape[0]), range(w.shape[1])))
+        y = xp.zeros((x.shape[0],) + self.out + (x.shape[-1],), dtype=x.dtype)
+        for offset in self.offsets:
+            y += self.x_pad[window_slices(offset, self.stride, self.out)] * w[offset]
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        xp = array_module(gy)
+        gw = xp.empty_like(self.w) if self.needs_grad(1) else None
+        g_pad = xp.zeros_like(self.x_pad) if self.needs_grad(0) else None
+        for offset in self.offsets:
+            slices = window_slices(offset, self.stride, self.out)
+            if gw is not None:
+                gw[offset] = (self.x_pad[slices] * gy).sum(axis=(0, 1, 2))
+            if g_pad is not None:
+                g_pad[slices] += gy * self.w[offset]
+        gx = None
+        if g_pad is not None:
+            (top, _), (left, _) = self.pads
+            gx = g_pad[:, top:top + self.x_shape[1], left:left + self.x_shape[2]]
+        gb = gy.sum(axis=(0, 1, 2)) if self.has_bias and self.needs_grad(2) else None
+        return gx, gw, gb
+
+
+def depthwise_conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1,
+                     padding: Any = 0) -> Tensor:
+    """Depthwise convolution: x (m, n_H, n_W, C), W (f, f, C), b (C,) -> (m, ., ., C)."""
+    name = "depthwise_conv2d"
+    x, w = as_tensor(x), as_tensor(w)
+    if x.ndim != 4:
+        raise ShapeError(f"{name}: expected input (m, n_H, n_W, C), got shape {x.shape}")
+    if w.ndim != 3 or w.shape[-1] != x.shape[-1]:
+        raise ShapeError(f"{name}: expected W of shape (f, f, {x.shape[-1]}) for input "
+                         f"{x.shape}, got {w.shape}")
+    stride = _tuple(stride, 2, "stride", name)
+    pads = resolve_padding(padding, x.shape[1:3], w.shape[:2], stride, name)
+    out = output_sizes(x.shape[1:3], w.shape[:2], stride, pads)
+    if any(n <= 0 for n in out):
+        raise ShapeError(f"{name}: input {x.shape} is smaller than the kernel {w.shape[:2]}")
+    fn = DepthwiseConv2d(stride, pads, out)
+    return fn(x, w) if b is None else fn(x, w, as_tensor(b))
+
+
+def zero_pad(x: Any, pad: Any) -> Tensor:
+    """The notes' zero_pad: pad the spatial axes of channels-last x with zeros (an int p, or a
+    (before, after) pair per spatial axis); batch and channel axes untouched."""
+    from dlkit.ops.shape import pad as pad_op
+
+    x = as_tensor(x)
+    d = x.ndim - 2
+    if isinstance(pad, (int, np.integer)):
+        widths = [(0, 0)] + [(int(pad), int(pad))] * d + [(0, 0)]
+    else:
+        widths = [(0, 0)] + [tuple(p) for p in pad] + [(0, 0)]
+        if len(widths) != x.ndim:
+            raise ValueError(f"zero_pad: expected {d} (before, after) pairs, got {pad!r}")
+    return pad_op(x, widths, 0.0)
