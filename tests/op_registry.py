@@ -456,9 +456,9 @@ def torch_depthwise(x, w, b=None, stride=1, padding=0):
 
 
 def torch_pool(kind, d):
-    def run(x, f, stride=None):
+    def run(x, f, stride=None, padding=0):
         fn = getattr(F, f"{kind}_pool{d}d")
-        return _from_torch_layout(fn(_to_torch_layout(x), f, stride if stride else f))
+        return _from_torch_layout(fn(_to_torch_layout(x), f, stride if stride else f, padding))
     return run
 
 
@@ -506,6 +506,10 @@ case("max_pool2d/overlapping", P, lambda x: dl.max_pool2d(x, 2, 1), [distinct(1,
      lambda x: torch_pool("max", 2)(x, 2, 1))
 case("max_pool2d/untiled_remainder", P, lambda x: dl.max_pool2d(x, 2), [distinct(2, 5, 5, 2)],
      lambda x: torch_pool("max", 2)(x, 2))
+case("max_pool2d/3x3_stride1_padded", P, lambda x: dl.max_pool2d(x, 3, 1, 1),
+     [distinct(2, 5, 6, 3)], lambda x: torch_pool("max", 2)(x, 3, 1, 1))
+case("avg_pool2d/3x3_stride2_padded", P, lambda x: dl.avg_pool2d(x, 3, 2, 1),
+     [randn(2, 5, 6, 3)], lambda x: torch_pool("avg", 2)(x, 3, 2, 1))
 case("avg_pool2d/2x2_tiled", P, lambda x: dl.avg_pool2d(x, 2), [randn(2, 4, 6, 3)],
      lambda x: torch_pool("avg", 2)(x, 2))
 case("avg_pool2d/3x3_stride2", P, lambda x: dl.avg_pool2d(x, 3, 2), [randn(2, 7, 8, 2)],

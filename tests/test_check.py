@@ -112,3 +112,39 @@ def test_relative_difference_formula():
     g, a = np.array([[3.0, 0.0]]), np.array([0.0, 4.0])  # shapes are flattened
     assert relative_difference(g, a) == pytest.approx(5.0 / 7.0)
     assert relative_difference(np.array([1.0]), np.array([-1.0])) == 1.0
+
+
+def test_gradient_check_module_passes_a_model_and_catches_a_broken_layer():
+    dl.set_default_dtype("float64")
+    dl.manual_seed(0)
+    model = dl.nn.Sequential(dl.nn.Linear(3, 4), dl.nn.Tanh(), dl.nn.Linear(4, 2))
+    x = dl.tensor(np.random.default_rng(0).standard_normal((5, 3)))
+    y = np.array([0, 1, 1, 0, 1])
+    assert dl.gradient_check_module(model, lambda m: dl.cross_entropy(m(x), y)) < 2e-7
+
+    class BrokenTanh(dl.Function):
+        def forward(self, z):
+            self.a = np.tanh(z)
+            return self.a
+
+        def backward(self, ga):
+            return ga * (1 - self.a)  # should be 1 - a^2
+
+    class Broken(dl.nn.Module):
+        def forward(self, z):
+            return BrokenTanh()(z)
+
+    model = dl.nn.Sequential(dl.nn.Linear(3, 4), Broken(), dl.nn.Linear(4, 2))
+    assert dl.gradient_check_module(model, lambda m: dl.cross_entropy(m(x), y)) > 1e-3
+
+
+def test_function_accepts_arrays_directly():
+    class Double(dl.Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            return 2 * gy
+
+    out = Double()(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(out.numpy(), [2.0, 4.0])

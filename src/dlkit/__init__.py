@@ -1,6 +1,6 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
-from dlkit import data, io, nn, ops, optim, plot, train
+from dlkit import data, io, models, nn, ops, optim, plot, train
 from dlkit.backend import (
     get_default_dtype,
     get_rng_state,
@@ -8,7 +8,7 @@ from dlkit.backend import (
     set_default_dtype,
     set_rng_state,
 )
-from dlkit.check import gradient_check, gradient_check_directional
+from dlkit.check import gradient_check, gradient_check_directional, gradient_check_module
 from dlkit.creation import (
     arange,
     eye,
@@ -38,8 +38,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DTypeError", "Function", "ShapeError", "Tensor", "arange", "as_tensor", "data",
     "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
-    "gradient_check_directional", "io", "is_grad_enabled", "manual_seed", "nn", "no_grad",
-    "ones", "ones_like", "ops", "optim", "plot", "rand", "randint", "randn",
-    "set_default_dtype", "set_rng_state", "tensor", "train", "zeros", "zeros_like",
-    *ops.__all__,
+    "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
+    "manual_seed", "models", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "plot",
+    "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "train",
+    "zeros", "zeros_like", *ops.__all__,
 ]

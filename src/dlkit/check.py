@@ -123,3 +123,41 @@ def gradient_check_directional(
             exact = sum(float((gi * v).sum()) for gi, v in zip(g, vs))
             worst = max(worst, relative_difference([exact], [approx]))
     return worst
+
+
+def gradient_check_module(
+    model: Any, f: Callable[[Any], Tensor], eps: float = 1e-7
+) -> float:
+    """Gradient check of a model's parameters: ``f(model)`` returns the scalar cost.
+
+    Backward's ``p.grad`` of every trainable parameter is compared with two-sided differences
+    taken by nudging ``p.data`` in place, all parameters as one vector (the notes' theta).
+    Build the model in float64 (``dl.set_default_dtype("float64")`` first); reseed inside
+    ``f`` if the model draws random numbers (dropout).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    _check_float64([p.data for p in params], "gradient_check_module")
+    for p in params:
+        p.grad = None
+    out = f(model)
+    _scalar(out, "gradient_check_module")
+    out.backward()
+    exact = [p.grad if p.grad is not None else np.zeros_like(p.data) for p in params]
+    approx = []
+    with no_grad():
+        for p in params:
+            if not p.data.flags.c_contiguous:
+                p.data = np.ascontiguousarray(p.data)
+            flat = p.data.reshape(-1)
+            g = np.zeros(flat.size)
+            for i in range(flat.size):
+                old = flat[i]
+                flat[i] = old + eps
+                plus = _scalar(f(model), "gradient_check_module")
+                flat[i] = old - eps
+                minus = _scalar(f(model), "gradient_check_module")
+                flat[i] = old
+                g[i] = (plus - minus) / (2 * eps)
+            approx.append(g)
+    return relative_difference(np.concatenate([np.ravel(g) for g in exact]),
+                               np.concatenate(approx))

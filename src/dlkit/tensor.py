@@ -67,8 +67,13 @@ class Function:
     outputs_meta: list | None = None
 
     def __call__(self, *inputs: Tensor) -> Any:
+        for t in inputs:
+            if not isinstance(t, Tensor):  # arrays or numbers given to a Function directly
+                inputs = tuple(as_tensor(t) for t in inputs)
+                break
+        arrays = [t.data for t in inputs]
         try:
-            out = self.forward(*[t.data for t in inputs])
+            out = self.forward(*arrays)
         except ValueError as e:
             if isinstance(e, ShapeError) or "broadcast" not in str(e):
                 raise

@@ -1,5 +1,22 @@
-"""The model zoo of the courses."""
+"""The model zoo of the courses: dense networks, LeNet-5, AlexNet, VGG, ResNet, Inception,
+MobileNet. Every model is a registered Module, so ``dlkit.io.save`` / ``load`` rebuild it."""
 
+from dlkit.models.alexnet import AlexNet
+from dlkit.models.inception import InceptionModule, InceptionSmall
+from dlkit.models.lenet import LeNet5
 from dlkit.models.mlp import ACTIVATIONS, mlp
+from dlkit.models.mobilenet import DepthwiseSeparable, MobileNet
+from dlkit.models.resnet import (
+    BasicBlock,
+    ConvolutionalBlock,
+    IdentityBlock,
+    ResNet50,
+    ResNetSmall,
+)
+from dlkit.models.vgg import VGG, vgg16, vgg19
 
-__all__ = ["ACTIVATIONS", "mlp"]
+__all__ = [
+    "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
+    "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
+    "ResNetSmall", "mlp", "vgg16", "vgg19",
+]

@@ -4,15 +4,29 @@ from dlkit.nn import init
 from dlkit.nn.activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from dlkit.nn.config import LAYERS, UnknownLayerError, module_from_config, register, to_config
 from dlkit.nn.container import Sequential
+from dlkit.nn.conv import Conv1d, Conv2d, Conv3d, DepthwiseConv2d
 from dlkit.nn.dropout import Dropout
 from dlkit.nn.flatten import Flatten
 from dlkit.nn.linear import Linear
+from dlkit.nn.merge import Add, Concatenate
 from dlkit.nn.module import Module
-from dlkit.nn.normalization import BatchNorm1d
+from dlkit.nn.normalization import BatchNorm1d, BatchNorm2d
 from dlkit.nn.parameter import Parameter
+from dlkit.nn.pool import (
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    GlobalAvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+    ZeroPad2d,
+)
 
 __all__ = [
     "LAYERS", "BatchNorm1d", "Dropout", "Flatten", "LeakyReLU", "Linear", "Module", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "UnknownLayerError", "init",
-    "module_from_config", "register", "to_config",
+    "module_from_config", "register", "to_config", "Add", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "BatchNorm2d", "Concatenate", "Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d",
+    "GlobalAvgPool2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "ZeroPad2d",
 ]

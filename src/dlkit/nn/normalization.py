@@ -49,3 +49,11 @@ class BatchNorm1d(Module):
     def get_config(self) -> dict[str, Any]:
         return {"n_features": self.n_features, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.gamma.dtype.name}
+
+
+@register
+class BatchNorm2d(BatchNorm1d):
+    """Batch norm of a convolution's Z (m, n_H, n_W, n_C): per channel, statistics over the
+    examples and all positions (the notes' batch norm in CNNs)."""
+
+    expected_ndim = 4

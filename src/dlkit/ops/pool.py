@@ -3,7 +3,9 @@ spatial axes), and global average pooling. Output size floor((n - f) / s) + 1, a
 
 When the windows tile the input exactly (s = f, n divisible by f; the common 2x2 / stride 2),
 pooling is one reshape and one reduction; otherwise a loop over the f*f window offsets.
-Max pooling's gradient goes to the window's maximum (split evenly between ties).
+Max pooling's gradient goes to the window's maximum (split evenly between ties). Padding
+(an int, a tuple, "valid" or "same") adds -inf for max pooling, zeros for average pooling
+(counted in the mean, as PyTorch's default).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
-from dlkit.ops.conv import _tuple, window_slices
+from dlkit.ops.conv import _tuple, resolve_padding, window_slices
 from dlkit.tensor import Function, Tensor, as_tensor
 
 
@@ -93,7 +95,7 @@ class PoolNd(Function):
         return gx
 
 
-def _pool(mode: str, d: int, name: str, x: Any, f: Any, stride: Any) -> Tensor:
+def _pool(mode: str, d: int, name: str, x: Any, f: Any, stride: Any, padding: Any = 0) -> Tensor:
     x = as_tensor(x)
     if x.ndim != d + 2:
         layout = {1: "(m, n, C)", 2: "(m, n_H, n_W, C)", 3: "(m, n_D, n_H, n_W, C)"}[d]
@@ -103,37 +105,42 @@ def _pool(mode: str, d: int, name: str, x: Any, f: Any, stride: Any) -> Tensor:
     stride = kernel if stride is None else _tuple(stride, d, "stride", name)
     if any(k <= 0 for k in kernel) or any(s <= 0 for s in stride):
         raise ValueError(f"{name}: expected f and stride >= 1, got f={f}, stride={stride}")
+    pads = resolve_padding(padding, x.shape[1:-1], kernel, stride, name)
+    if any(lo or hi for lo, hi in pads):  # max pools over -inf padding, avg counts zeros
+        from dlkit.ops.shape import pad
+
+        x = pad(x, [(0, 0), *pads, (0, 0)], -np.inf if mode == "max" else 0.0)
     out = tuple((n - k) // s + 1 for n, k, s in zip(x.shape[1:-1], kernel, stride))
     if any(n <= 0 for n in out):
         raise ShapeError(f"{name}: input {x.shape} is smaller than the window {kernel}")
     return PoolNd(mode, kernel, stride, out)(x)
 
 
-def max_pool1d(x: Any, f: Any, stride: Any = None) -> Tensor:
+def max_pool1d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Max over windows of f steps of x (m, n, C); stride defaults to f."""
-    return _pool("max", 1, "max_pool1d", x, f, stride)
+    return _pool("max", 1, "max_pool1d", x, f, stride, padding)
 
 
-def max_pool2d(x: Any, f: Any, stride: Any = None) -> Tensor:
+def max_pool2d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Max over f x f windows of x (m, n_H, n_W, C); stride defaults to f."""
-    return _pool("max", 2, "max_pool2d", x, f, stride)
+    return _pool("max", 2, "max_pool2d", x, f, stride, padding)
 
 
-def max_pool3d(x: Any, f: Any, stride: Any = None) -> Tensor:
-    return _pool("max", 3, "max_pool3d", x, f, stride)
+def max_pool3d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    return _pool("max", 3, "max_pool3d", x, f, stride, padding)
 
 
-def avg_pool1d(x: Any, f: Any, stride: Any = None) -> Tensor:
-    return _pool("avg", 1, "avg_pool1d", x, f, stride)
+def avg_pool1d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    return _pool("avg", 1, "avg_pool1d", x, f, stride, padding)
 
 
-def avg_pool2d(x: Any, f: Any, stride: Any = None) -> Tensor:
+def avg_pool2d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Mean over f x f windows of x (m, n_H, n_W, C); stride defaults to f."""
-    return _pool("avg", 2, "avg_pool2d", x, f, stride)
+    return _pool("avg", 2, "avg_pool2d", x, f, stride, padding)
 
 
-def avg_pool3d(x: Any, f: Any, stride: Any = None) -> Tensor:
-    return _pool("avg", 3, "avg_pool3d", x, f, stride)
+def avg_pool3d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    return _pool("avg", 3, "avg_pool3d", x, f, stride, padding)
 
 
 def global_avg_pool(x: Any) -> Tensor:
