@@ -15,14 +15,46 @@ def last_line(out):
     return out.strip().splitlines()[-1]
 
 
+FLOWER = ("--dataset", "flower", "--model", "mlp")
+
+
 def train_run(tmp_path, capsys, *args):
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--no-progress", *args]) == 0
     return out, capsys.readouterr().out
 
 
+def test_default_train_is_a_cnn_on_digits_above_97_percent(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    folder, out = train_run(tmp_path, capsys)
+    assert "digits" in out and "model cnn 8x8x1" in out
+    assert float(last_line(out).split()[-1]) >= 0.97
+    config = json.loads((folder / "config.json").read_text())
+    assert config["images"] and config["input_shape"] == [8, 8, 1]
+
+
+def test_lenet5_on_upsampled_digits_evaluate_and_predict(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    folder, out = train_run(tmp_path, capsys, "--model", "lenet5", "--epochs", "2")
+    assert "32x32x1" in out
+    assert main(["evaluate", str(folder)]) == 0
+    assert "test" in capsys.readouterr().out
+    import dlkit as dl
+
+    X, y = dl.data.load_digits(as_images=True)
+    np.savez(tmp_path / "few.npz", X=X[:6])
+    assert main(["predict", str(folder), "--input", str(tmp_path / "few.npz")]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 7 and rows[0].startswith("index,class,p0")
+
+
+def test_image_model_on_feature_vectors_is_a_clear_error(capsys):
+    assert main(["train", "--model", "cnn", "--dataset", "flower"]) == 2
+    assert "needs images" in capsys.readouterr().err
+
+
 def test_train_writes_a_run_folder_and_prints_test_accuracy(tmp_path, capsys):
-    folder, out = train_run(tmp_path, capsys, "--epochs", "60")
+    folder, out = train_run(tmp_path, capsys, *FLOWER, "--epochs", "60")
     assert last_line(out).startswith("test accuracy")
     assert float(last_line(out).split()[-1]) > 0.8
     names = {p.name for p in folder.iterdir()}
@@ -38,14 +70,14 @@ def test_train_writes_a_run_folder_and_prints_test_accuracy(tmp_path, capsys):
 
 
 def test_train_is_reproducible_from_the_seed(tmp_path, capsys):
-    a = train_run(tmp_path / "a", capsys, "--epochs", "5", "--seed", "3")[1]
-    b = train_run(tmp_path / "b", capsys, "--epochs", "5", "--seed", "3")[1]
+    a = train_run(tmp_path / "a", capsys, *FLOWER, "--epochs", "5", "--seed", "3")[1]
+    b = train_run(tmp_path / "b", capsys, *FLOWER, "--epochs", "5", "--seed", "3")[1]
     strip = [line for line in a.splitlines() if "trained" not in line]
     assert strip == [line for line in b.splitlines() if "trained" not in line]
 
 
 def test_evaluate_rebuilds_the_split_and_matches_training(tmp_path, capsys):
-    folder, _ = train_run(tmp_path, capsys, "--epochs", "20", "--dropout", "0.1",
+    folder, _ = train_run(tmp_path, capsys, *FLOWER, "--epochs", "20", "--dropout", "0.1",
                           "--batch-norm", "--schedule", "exponential", "--decay-rate", "0.9",
                           "--l2", "0.01", "--early-stopping", "5")
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -62,7 +94,8 @@ def test_multiclass_file_training_evaluate_and_predict(tmp_path, capsys):
     y = rng.integers(0, 3, 300)
     X = centers[y] + rng.standard_normal((300, 5))
     np.savez(tmp_path / "blobs.npz", X=X, y=y)
-    folder, out = train_run(tmp_path, capsys, "--dataset", str(tmp_path / "blobs.npz"),
+    folder, out = train_run(tmp_path, capsys, "--model", "mlp",
+                            "--dataset", str(tmp_path / "blobs.npz"),
                             "--hidden", "16", "--activation", "relu", "--epochs", "30")
     assert "multiclass (3 classes)" in out and float(last_line(out).split()[-1]) > 0.9
     assert (folder / "preprocess.safetensors").exists()  # 5-D inputs are standardized
@@ -79,7 +112,7 @@ def test_multiclass_file_training_evaluate_and_predict(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["train", "--hidden", "4,x"], "--hidden"),
+    (["train", "--model", "mlp", "--hidden", "4,x"], "--hidden"),
     (["train", "--activation", "swish-ish"], "--activation"),
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--model", "shallow", "--hidden", "3,4"], "one hidden layer"),
@@ -98,14 +131,14 @@ def test_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, monkeypatch, c
 
 
 def test_predict_rejects_inputs_of_the_wrong_width(tmp_path, capsys):
-    folder, _ = train_run(tmp_path, capsys, "--epochs", "2")
+    folder, _ = train_run(tmp_path, capsys, *FLOWER, "--epochs", "2")
     np.savez(tmp_path / "wide.npz", X=np.zeros((4, 3)))
     assert main(["predict", str(folder), "--input", str(tmp_path / "wide.npz")]) == 2
     assert "expects 2 features" in capsys.readouterr().err
 
 
 def test_command_runs_as_a_subprocess(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "dlkit.cli", "train", "--epochs", "2",
+    done = subprocess.run([sys.executable, "-m", "dlkit.cli", "train", *FLOWER, "--epochs", "2",
                            "--out", str(tmp_path / "r")], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "test accuracy" in done.stdout

@@ -58,10 +58,14 @@ def load_file(path: str, command: str, x_key: str = "X", y_key: str | None = "y"
 
 
 def load_source(source: str, command: str, examples: int | None = None,
-                noise: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A named dataset (``examples``/``noise`` for the generated ones) or a file."""
+                noise: float | None = None, images: bool = False) -> tuple[np.ndarray,
+                                                                           np.ndarray]:
+    """A named dataset (``examples``/``noise`` for the generated ones; ``images`` asks for
+    the digits as (m, 8, 8, 1)) or a file."""
     if source in DATASETS:
         kwargs: dict[str, Any] = {}
+        if images and source == "digits":
+            kwargs["as_images"] = True
         if examples is not None and source in ("flower", "moons", "circles"):
             kwargs["m"] = examples
         if noise is not None and source in ("flower", "moons", "circles"):
@@ -96,26 +100,56 @@ def infer_task(y: np.ndarray, command: str) -> tuple[str, int, np.ndarray]:
     return "multiclass", int(values.max()) + 1, flat.astype(np.int64)
 
 
+def resize_images(X: np.ndarray, size: int, command: str) -> np.ndarray:
+    """Square images (m, n, n, C) to (m, size, size, C): nearest-neighbour upsampling by the
+    largest whole factor, then zero padding around (the 8x8 digits become 32x32 for LeNet-5)."""
+    n_h, n_w = X.shape[1:3]
+    if n_h > size or n_w > size:
+        raise UserError(f"images of {n_h}x{n_w} are larger than the model's {size}x{size}",
+                        command)
+    k = max(1, min(size // n_h, size // n_w))
+    X = X.repeat(k, axis=1).repeat(k, axis=2)
+    top, left = (size - X.shape[1]) // 2, (size - X.shape[2]) // 2
+    return np.pad(X, ((0, 0), (top, size - X.shape[1] - top), (left, size - X.shape[2] - left),
+                      (0, 0)))
+
+
+def as_model_input(X: np.ndarray, images: bool, image_size: int | None,
+                   command: str) -> np.ndarray:
+    """(m, n_x) for dense models; (m, n_H, n_W, n_C) for convolutional ones."""
+    X = np.asarray(X, dtype=np.float32)
+    if not images:
+        return X.reshape(len(X), -1)
+    if X.ndim == 3:
+        X = X[..., None]
+    if X.ndim != 4:
+        raise UserError(f"a convolutional model needs images (m, n_H, n_W, n_C), the data has "
+                        f"shape {X.shape}; use --model mlp for feature vectors", command)
+    return resize_images(X, image_size, command) if image_size else X
+
+
 def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: float,
             standardize: bool, command: str, examples: int | None = None,
-            noise: float | None = None) -> Prepared:
-    """Load, flatten (m, ...) -> (m, n_x), split train/dev/test, standardize on train only.
+            noise: float | None = None, images: bool = False,
+            image_size: int | None = None) -> Prepared:
+    """Load, shape for the model (flattened (m, n_x), or images resized to ``image_size``),
+    split train/dev/test, standardize on train only.
 
     Deterministic given the dlkit seed, so ``dlkit evaluate`` rebuilds the same split.
     """
-    X, y = load_source(source, command, examples, noise)
+    X, y = load_source(source, command, examples, noise, images)
     if len(X) != len(y):
         raise UserError(f"{len(X)} examples but {len(y)} labels; examples go on the first "
                         "axis (transpose an (n_x, m) matrix)", command)
+    X = as_model_input(X, images, image_size, command)
     input_shape = tuple(X.shape[1:])
-    X = X.reshape(len(X), -1).astype(np.float32)
     task, n_classes, y = infer_task(y, command)
     if test_data is not None:
-        X_test, y_test = load_source(test_data, command)
-        X_test = X_test.reshape(len(X_test), -1).astype(np.float32)
-        if X_test.shape[1] != X.shape[1]:
-            raise UserError(f"--test-data has {X_test.shape[1]} features per example, the "
-                            f"training data {X.shape[1]}", command)
+        X_test, y_test = load_source(test_data, command, images=images)
+        X_test = as_model_input(X_test, images, image_size, command)
+        if X_test.shape[1:] != X.shape[1:]:
+            raise UserError(f"--test-data examples have shape {X_test.shape[1:]}, the "
+                            f"training data {X.shape[1:]}", command)
         y_test = infer_task(y_test, command)[2]
         if task == "multiclass":
             y_test = y_test.reshape(-1).astype(np.int64)

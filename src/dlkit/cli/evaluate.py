@@ -11,7 +11,7 @@ import numpy as np
 import dlkit as dl
 from dlkit.cli import cli
 from dlkit.cli import run_folder as rf
-from dlkit.cli.datasets import infer_task, load_file, prepare
+from dlkit.cli.datasets import as_model_input, infer_task, load_file, prepare
 from dlkit.cli.errors import UserError
 
 
@@ -24,15 +24,18 @@ def load_run(path: str, command: str) -> tuple[Path, dict, dl.nn.Module]:
 
 
 def inputs_for(folder: Path, config: dict, X: np.ndarray, command: str) -> np.ndarray:
-    """Flatten and standardize new inputs as the run's training inputs were."""
-    X = np.asarray(X, dtype=np.float32)
-    X = X.reshape(len(X), -1)
-    n = config["n_features"]
-    if X.shape[1] != n:
+    """Shape (flatten, or resize images) and standardize new inputs as the run's were."""
+    opts = config["options"]
+    images = config.get("images", False)
+    X = as_model_input(X, images, opts.get("image_size") if images else None, command)
+    expected = tuple(config["input_shape"])
+    if tuple(X.shape[1:]) != expected:
+        n = config["n_features"]
         hint = "; transpose? (examples go in rows)" if len(X) == n else ""
-        raise UserError(f"the model expects {n} features per example (input shape "
-                        f"{tuple(config['input_shape'])}), the data has {X.shape[1]}{hint}",
-                        command)
+        got = X.shape[1] if X.ndim == 2 else X.shape[1:]
+        raise UserError(f"the model expects {n if not images else expected} "
+                        f"{'features per example' if not images else 'images'} (input shape "
+                        f"{expected}), the data has {got}{hint}", command)
     standardizer = rf.read_standardizer(folder)
     return standardizer.transform(X) if standardizer is not None else X
 
@@ -62,7 +65,8 @@ def evaluate(run: str, data: str | None) -> None:
         dl.manual_seed(opts["seed"])
         p = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
                     test_size=opts["test_size"], standardize=opts["standardize"],
-                    command=command, examples=opts["examples"], noise=opts["noise"])
+                    command=command, examples=opts["examples"], noise=opts["noise"],
+                    images=config.get("images", False), image_size=opts.get("image_size"))
         sets = {"train": (p.X_train, p.y_train), "dev": (p.X_dev, p.y_dev),
                 "test": (p.X_test, p.y_test)}
     for name, (X, y) in sets.items():
@@ -85,7 +89,7 @@ def predict(run: str, input_path: str, output: str | None) -> None:
     folder, config, model = load_run(run, command)
     suffix = Path(input_path).suffix.lower()
     X, _ = load_file(input_path, command, y_key=None, target=None)
-    if suffix == ".csv" and X.shape[1] == config["n_features"] + 1:
+    if suffix == ".csv" and X.ndim == 2 and X.shape[1] == config["n_features"] + 1:
         X = X[:, :-1]  # the file carries its labels in the last column
     X = inputs_for(folder, config, X, command)
     logits = dl.train.predict(model, X)

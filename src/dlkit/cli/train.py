@@ -22,7 +22,10 @@ OPTIMIZERS = {"sgd": dl.optim.SGD, "momentum": dl.optim.Momentum, "rmsprop": dl.
               "adam": dl.optim.Adam}
 SCHEDULES = {"inverse-time": dl.optim.InverseTimeDecay, "exponential": dl.optim.ExponentialDecay,
              "inverse-sqrt": dl.optim.InverseSqrtDecay, "step": dl.optim.StepDecay}
-MODELS = ("logreg", "shallow", "mlp")
+DENSE_MODELS = ("logreg", "shallow", "mlp")
+IMAGE_MODELS = ("cnn", "lenet5", "resnet", "inception", "mobilenet")
+MODELS = DENSE_MODELS + IMAGE_MODELS
+MIN_SIZE = {"lenet5": 32, "resnet": 8, "inception": 8, "mobilenet": 8}
 METRICS = ("accuracy", "precision", "recall", "f1")
 
 
@@ -48,6 +51,26 @@ def hidden_layers(model: str, hidden: str) -> list[int]:
     elif not sizes:
         raise UserError("--model mlp needs at least one hidden size (--hidden 20,7,5)", CMD)
     return sizes
+
+
+def build_model(model: str, prepared: Prepared, sizes: list[int], activation: str,
+                init: str | None, dropout: float, batch_norm: bool) -> dl.nn.Module:
+    n_out = 1 if prepared.task == "binary" else prepared.n_classes
+    if model in DENSE_MODELS:
+        return mlp(prepared.X_train.shape[1], sizes, n_out, activation, init, dropout,
+                   batch_norm)
+    n_h, n_w, c = prepared.input_shape
+    if model == "cnn":
+        return dl.models.simple_cnn((n_h, n_w, c), n_out, dropout=dropout)
+    if model == "lenet5":
+        return dl.models.LeNet5(n_out, in_channels=c, input_size=n_h, activation="relu",
+                                pool="max")
+    if model == "resnet":
+        return dl.models.ResNetSmall(n_out, in_channels=c)
+    if model == "inception":
+        return dl.models.InceptionSmall(n_out, in_channels=c)
+    return dl.models.MobileNet(n_out, in_channels=c, width=0.5, small_input=True,
+                               blocks=[[64, 1], [128, 2], [128, 1], [256, 2], [256, 1]])
 
 
 def make_schedule(name: str, optimizer: dl.optim.Optimizer, decay_rate: float,
@@ -99,7 +122,7 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
 
 
 @cli.command()
-@click.option("--dataset", default="flower", show_default=True,
+@click.option("--dataset", default="digits", show_default=True,
               help=f"A built-in dataset ({', '.join(DATASETS)}) or a file (.h5 course images, "
                    ".npz with X and y, .csv with the label last).")
 @click.option("--test-data", default=None, help="A separate test file (e.g. the course's "
@@ -108,8 +131,13 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               help="Number of examples of a generated dataset (flower, moons, circles).")
 @click.option("--noise", type=click.FloatRange(0), default=None,
               help="Noise of a generated dataset.")
-@click.option("--model", type=click.Choice(MODELS), default="mlp", show_default=True,
-              help="logreg (no hidden layer), shallow (one) or mlp (deep).")
+@click.option("--model", type=click.Choice(MODELS), default="cnn", show_default=True,
+              help="Dense: logreg (no hidden layer), shallow (one), mlp (deep, --hidden). "
+                   "Convolutional (images): cnn (2 conv-pool stages), lenet5 (32x32), resnet "
+                   "(small ResNet), inception (small Inception), mobilenet (depthwise-separable).")
+@click.option("--image-size", type=click.IntRange(4), default=None,
+              help="Resize images to this square size (nearest-neighbour upsampling and "
+                   "padding) [default: 32 for lenet5, else as they are].")
 @click.option("--hidden", default="20", show_default=True,
               help="Hidden layer sizes, comma-separated.")
 @click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="tanh",
@@ -126,7 +154,9 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               help="inverse-time: decay rate; exponential: base; inverse-sqrt: k; step: drop.")
 @click.option("--decay-interval", type=click.IntRange(1), default=1, show_default=True,
               help="Epochs per decay step (inverse-time staircase, step).")
-@click.option("--epochs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="Passes over the training set [default: 10 for convolutional models, 200 "
+                   "for dense ones].")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--l2", type=click.FloatRange(0), default=0.0, show_default=True,
               help="L2 regularization lambda (cost + lambda/(2m) sum ||W||^2).")
@@ -146,25 +176,38 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
 def train(dataset: str, test_data: str | None, examples: int | None, noise: float | None,
-          model: str, hidden: str, activation: str, init: str | None, optimizer: str,
-          lr: float, schedule: str, decay_rate: float, decay_interval: int, epochs: int,
+          model: str, image_size: int | None, hidden: str, activation: str,
+          init: str | None, optimizer: str,
+          lr: float, schedule: str, decay_rate: float, decay_interval: int,
+          epochs: int | None,
           batch_size: int, l2: float, dropout: float, batch_norm: bool,
           standardize: bool | None, dev_size: float, test_size: float,
           early_stopping: int | None, seed: int, out: str | None, progress: bool) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     options = dict(locals())
-    sizes = hidden_layers(model, hidden)
+    images = model in IMAGE_MODELS
+    sizes = hidden_layers(model, hidden) if not images else []
+    if epochs is None:
+        epochs = 10 if images else 200
+    if images and image_size is None and model in MIN_SIZE:
+        image_size = MIN_SIZE[model] if model == "lenet5" else None
+    options.update(epochs=epochs, image_size=image_size)
     if dev_size + (0 if test_data else test_size) >= 1:
         raise UserError("--dev-size plus --test-size must leave training examples", CMD)
     dl.manual_seed(seed)
     if standardize is None:
-        standardize = not (dataset in DATASETS and dataset in ("flower", "moons", "circles"))
+        standardize = not images and dataset not in ("flower", "moons", "circles")
     options["standardize"] = standardize
     prepared = prepare(dataset, test_data=test_data, dev_size=dev_size, test_size=test_size,
-                       standardize=standardize, command=CMD, examples=examples, noise=noise)
-    n_in = prepared.X_train.shape[1]
+                       standardize=standardize, command=CMD, examples=examples, noise=noise,
+                       images=images, image_size=image_size)
+    if images and model in MIN_SIZE and min(prepared.input_shape[:2]) < MIN_SIZE[model]:
+        raise UserError(f"--model {model} needs images of at least {MIN_SIZE[model]}x"
+                        f"{MIN_SIZE[model]}, got {prepared.input_shape[:2]}; pass --image-size",
+                        CMD)
+    n_in = int(np.prod(prepared.input_shape))
     n_out = 1 if prepared.task == "binary" else prepared.n_classes
-    net = mlp(n_in, sizes, n_out, activation, init, dropout, batch_norm)
+    net = build_model(model, prepared, sizes, activation, init, dropout, batch_norm)
     loss = "bce_logits" if prepared.task == "binary" else "cross_entropy"
     opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr)
     callbacks: list[Any] = []
@@ -177,10 +220,11 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     name = Path(dataset).stem if dataset not in DATASETS else dataset
     folder = rf.new_run_folder(out, f"{name}-{model}")
     callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY)))
-    layers = "-".join(map(str, [n_in, *sizes, n_out]))
+    layers = ("x".join(map(str, prepared.input_shape)) + f" -> {n_out}" if images
+              else "-".join(map(str, [n_in, *sizes, n_out])) + f" {activation}")
     click.echo(f"{name}: {len(prepared.X_train)} train / {len(prepared.X_dev)} dev / "
                f"{len(prepared.X_test)} test examples, {prepared.task} "
-               f"({prepared.n_classes} classes); model {model} {layers} {activation} "
+               f"({prepared.n_classes} classes); model {model} {layers} "
                f"({net.num_parameters()} parameters); {optimizer} lr={lr}")
     validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
     start = time.perf_counter()
@@ -202,7 +246,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         rf.write_standardizer(folder, prepared.standardizer)
     rf.write_json(folder / rf.CONFIG, {
         "dlkit_version": dl.__version__, "command": "train", "options": options,
-        "task": prepared.task, "n_classes": prepared.n_classes,
+        "task": prepared.task, "n_classes": prepared.n_classes, "images": images,
         "input_shape": list(prepared.input_shape), "n_features": n_in,
         "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
                   "test": len(prepared.X_test)},

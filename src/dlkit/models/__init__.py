@@ -2,6 +2,7 @@
 MobileNet. Every model is a registered Module, so ``dlkit.io.save`` / ``load`` rebuild it."""
 
 from dlkit.models.alexnet import AlexNet
+from dlkit.models.cnn import simple_cnn
 from dlkit.models.inception import InceptionModule, InceptionSmall
 from dlkit.models.lenet import LeNet5
 from dlkit.models.mlp import ACTIVATIONS, mlp
@@ -18,5 +19,5 @@ from dlkit.models.vgg import VGG, vgg16, vgg19
 __all__ = [
     "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
-    "ResNetSmall", "mlp", "vgg16", "vgg19",
+    "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
 ]
