@@ -1,4 +1,5 @@
-"""Datasets, mini-batches, splits, input normalization, one-hot labels and data files."""
+"""Datasets, mini-batches, splits, input normalization, one-hot labels, data files and
+augmentation."""
 
 from dlkit.data.encoding import from_one_hot, one_hot
 from dlkit.data.files import load_csv, load_h5_images, load_npz
@@ -14,10 +15,28 @@ from dlkit.data.split import (
     train_test_split,
     train_traindev_split,
 )
+from dlkit.data.transforms import (
+    ColorShift,
+    Compose,
+    Normalize,
+    PCAColorAugmentation,
+    RandomApply,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomRotation,
+    RandomShear,
+    RandomVerticalFlip,
+    Transform,
+    transform_from_config,
+)
 
 __all__ = [
     "DATASETS", "DataLoader", "DatasetInfo", "Standardizer", "dataset_info", "from_one_hot",
     "get_dataset", "load_breast_cancer", "load_csv", "load_digits", "load_h5_images",
     "load_npz", "make_circles", "make_flower", "make_moons", "one_hot", "split",
     "train_dev_split", "train_dev_test_split", "train_test_split", "train_traindev_split",
+    # augmentation
+    "ColorShift", "Compose", "Normalize", "PCAColorAugmentation", "RandomApply", "RandomCrop",
+    "RandomHorizontalFlip", "RandomRotation", "RandomShear", "RandomVerticalFlip", "Transform",
+    "transform_from_config",
 ]

@@ -4,11 +4,11 @@ b (n_C,) — and the same in 1-D (m, n, C) and 3-D (m, n_D, n_H, n_W, C).
 Cross-correlation, as the notes: Z[i, h, w, c] = sum_{a, b, k} A_pad[i, h*s + a, w*s + b, k] *
 W[a, b, k, c] + b[c];  output size floor((n + 2p - f) / s) + 1.
 
-Forward by im2col + one GEMM; backward by the notes' formulas, all as GEMMs on the same
-columns:  dW = cols^T dZ,  db = sum dZ,  dcols = dZ W^T  then col2im, which adds each kernel
-offset's slice back (a loop over the f*f offsets, never over output positions).
-Two column layouts: (N, K) rows of patches for many input channels, and (K, N) (offset-major,
-contiguous copies) for few channels such as a first layer on 1- or 3-channel images.
+Forward by im2col + one GEMM; backward by the notes' formulas as GEMMs: dW = cols^T dZ,
+db = sum dZ, and dA_prev as the full correlation of dZ with the rotated kernel (one more
+im2col + GEMM; im2col loops over kernel offsets, never over output positions). Two column
+layouts: (N, K) rows of patches for many input channels, and (K, N) (offset-major, contiguous
+copies) for few channels such as a first layer on 1- or 3-channel images.
 """
 
 from __future__ import annotations
@@ -77,66 +77,85 @@ def pad_spatial(x: Any, pads: Sequence[tuple[int, int]], value: float = 0.0) -> 
     return xp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
 
 
+def im2col(x_pad: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+           out: tuple[int, ...]) -> tuple[Any, bool]:
+    """The patches of x_pad (m, *n, C) as a matrix: (m*prod(out), prod(f)*C) rows of patches
+    for many channels, or offset-major (prod(f)*C, m*prod(out)) for few (``few`` = True),
+    whose rows are filled by contiguous block copies."""
+    xp = array_module(x_pad)
+    d, m, c = len(kernel), x_pad.shape[0], x_pad.shape[-1]
+    n_rows, k = m * int(np.prod(out)), int(np.prod(kernel)) * c
+    if c < _FEW_CHANNELS:
+        cols = xp.empty(kernel + (c, m) + out, dtype=x_pad.dtype)
+        for offset in itertools.product(*(range(f) for f in kernel)):
+            cols[offset] = xp.moveaxis(x_pad[window_slices(offset, stride, out)], -1, 0)
+        return cols.reshape(k, n_rows), True
+    windows = np.lib.stride_tricks.sliding_window_view(x_pad, kernel, axis=tuple(range(1, d + 1)))
+    windows = windows[(slice(None),) + tuple(slice(None, n * s, s) for n, s in zip(out, stride))]
+    order = (0, *range(1, d + 1), *range(d + 2, 2 * d + 2), d + 1)
+    return xp.ascontiguousarray(windows.transpose(order)).reshape(n_rows, k), False
+
+
+def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
+              out: tuple[int, ...]) -> tuple[Any, Any, bool]:
+    """Z (m, *out, C) = cross-correlation of x_pad with W (*f, C_prev, C) by one GEMM on the
+    patch matrix; also returns the columns (for dW) and their layout."""
+    xp = array_module(x_pad)
+    d = x_pad.ndim - 2
+    kernel, c_out = w.shape[:d], w.shape[-1]
+    cols, few = im2col(x_pad, kernel, stride, out)
+    w_mat = w.reshape(-1, c_out)
+    y = (w_mat.T @ cols).T if few else cols @ w_mat
+    return xp.ascontiguousarray(y).reshape((x_pad.shape[0],) + out + (c_out,)), cols, few
+
+
 class ConvNd(Function):
-    """Convolution over the d spatial axes of x (m, *n, C_prev) with W (*f, C_prev, C)."""
+    """Convolution over the d spatial axes of x (m, *n, C_prev) with W (*f, C_prev, C).
+
+    dW = cols^T dZ (the forward's patches), db = sum dZ, and dA_prev, the notes'
+    sum over positions of W * dZ, computed as one more convolution: the "full" correlation of
+    dZ (dilated by the stride, padded by f - 1) with W rotated 180 degrees and its channel
+    axes swapped — again one GEMM, with no scatter of patches.
+    """
 
     def __init__(self, stride: tuple[int, ...], pads: tuple[tuple[int, int], ...],
                  out: tuple[int, ...]) -> None:
         self.stride, self.pads, self.out = stride, pads, out
 
     def forward(self, x, w, b=None):
-        xp = array_module(x)
-        d = x.ndim - 2
-        kernel, c_prev, c_out = w.shape[:d], w.shape[d], w.shape[d + 1]
-        m, out = x.shape[0], self.out
-        n_rows, k = m * int(np.prod(out)), int(np.prod(kernel)) * c_prev
-        self.x_shape, self.kernel, self.has_bias = x.shape, kernel, b is not None
+        self.x_shape, self.w, self.has_bias = x.shape, w, b is not None
         x_pad = pad_spatial(x, self.pads)
         self.padded_shape = x_pad.shape
-        w_mat = w.reshape(k, c_out)
-        self.w_mat = w_mat
-        self.offsets = list(itertools.product(*(range(f) for f in kernel)))
-        self.few = c_prev < _FEW_CHANNELS
-        if self.few:  # offset-major columns (*f, C_prev, m, *out): contiguous block copies
-            cols = xp.empty(kernel + (c_prev, m) + out, dtype=x.dtype)
-            for offset in self.offsets:
-                cols[offset] = xp.moveaxis(x_pad[window_slices(offset, self.stride, out)], -1, 0)
-            self.cols = cols.reshape(k, n_rows)
-            y = (w_mat.T @ self.cols).T
-        else:  # rows of patches (m, *out, *f, C_prev)
-            windows = np.lib.stride_tricks.sliding_window_view(
-                x_pad, kernel, axis=tuple(range(1, d + 1)))
-            windows = windows[(slice(None),) + tuple(slice(None, None, s) for s in self.stride)]
-            order = (0, *range(1, d + 1), *range(d + 2, 2 * d + 2), d + 1)
-            self.cols = xp.ascontiguousarray(windows.transpose(order)).reshape(n_rows, k)
-            y = self.cols @ w_mat
+        y, self.cols, self.few = correlate(x_pad, w, self.stride, self.out)
         if b is not None:
-            y = y + b
-        return xp.ascontiguousarray(y).reshape((m,) + out + (c_out,))
+            y += b
+        return y
 
     def backward(self, gy):
         xp = array_module(gy)
+        d = gy.ndim - 2
         c_out = gy.shape[-1]
         g2 = gy.reshape(-1, c_out)
         gx = gw = gb = None
         if self.needs_grad(1):
-            gw = (self.cols @ g2 if self.few else self.cols.T @ g2).reshape(
-                self.kernel + (self.x_shape[-1], c_out))
+            gw = (self.cols @ g2 if self.few else self.cols.T @ g2).reshape(self.w.shape)
         if self.has_bias and self.needs_grad(2):
             gb = g2.sum(axis=0)
         if self.needs_grad(0):
-            g_pad = xp.zeros(self.padded_shape, dtype=gy.dtype)
-            m, out, c_prev = self.x_shape[0], self.out, self.x_shape[-1]
-            if self.few:
-                dcols = (self.w_mat @ g2.T).reshape(self.kernel + (c_prev, m) + out)
-                for offset in self.offsets:
-                    g_pad[window_slices(offset, self.stride, out)] += xp.moveaxis(
-                        dcols[offset], 0, -1)
+            kernel = self.w.shape[:d]
+            if any(s > 1 for s in self.stride):  # put dZ back on the input's grid
+                dilated = tuple((n - 1) * s + 1 for n, s in zip(self.out, self.stride))
+                g = xp.zeros((gy.shape[0],) + dilated + (c_out,), dtype=gy.dtype)
+                g[(slice(None),) + tuple(slice(None, None, s) for s in self.stride)] = gy
             else:
-                dcols = (g2 @ self.w_mat.T).reshape((m,) + out + self.kernel + (c_prev,))
-                lead = (slice(None),) * (1 + len(out))
-                for offset in self.offsets:
-                    g_pad[window_slices(offset, self.stride, out)] += dcols[lead + offset]
+                g = gy
+            # pad f - 1 on both sides (and what the stride left uncovered at the end)
+            pads = tuple((f - 1, f - 1 + p - (n + f - 1)) for f, n, p in
+                         zip(kernel, g.shape[1:-1], self.padded_shape[1:-1]))
+            g = pad_spatial(g, pads)
+            rotated = xp.ascontiguousarray(
+                xp.flip(self.w, axis=tuple(range(d))).swapaxes(-1, -2))
+            g_pad, _, _ = correlate(g, rotated, (1,) * d, tuple(self.padded_shape[1:-1]))
             crop = (slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
                                           zip(self.pads, self.x_shape[1:-1])) + (slice(None),)
             gx = g_pad[crop]

@@ -7,19 +7,22 @@ from typing import Any
 
 from dlkit.backend import array_module
 from dlkit.errors import shape_error
+from dlkit.ops.reduction import column_dots, column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
 
 class BatchNorm(Function):
-    """Channels-last: statistics over every axis but the last (C features).
+    """Channels-last: statistics over every axis but the last (C features), N values each.
 
     Train:  mu = mean(z), s2 = mean((z - mu)^2), z_norm = (z - mu) / sqrt(s2 + eps),
             z~ = gamma z_norm + beta; running = (1 - momentum) running + momentum batch
             (the running variance uses the unbiased batch variance, as PyTorch).
     Test:   z_norm = (z - running_mean) / sqrt(running_var + eps).
-    Backward (train, N values per feature, dzn = dz~ gamma):
-            dz = (1/N) / sqrt(s2 + eps) * (N dzn - sum dzn - z_norm sum(dzn z_norm)),
-            dgamma = sum(dz~ z_norm), dbeta = sum(dz~).
+    Backward (train): dbeta = sum dz~, dgamma = sum(dz~ z_norm), and the notes'
+            dz = (1/N) / sqrt(s2 + eps) * (N dzn - sum dzn - z_norm sum(dzn z_norm)) with
+            dzn = gamma dz~, i.e.  dz = k (dz~ - dbeta/N - z_norm dgamma/N),
+            k = gamma / sqrt(s2 + eps): three passes over the batch.
+    The reductions run on the (N, C) matrix (BLAS), the normalization in place.
     """
 
     def __init__(self, running_mean: Any, running_var: Any, training: bool, momentum: float,
@@ -29,54 +32,66 @@ class BatchNorm(Function):
 
     def forward(self, x, gamma=None, beta=None):
         xp = array_module(x)
-        axes = tuple(range(x.ndim - 1))
-        self.axes = axes
-        n = x.size // x.shape[-1]
-        self.n = n
+        c = x.shape[-1]
+        n = x.size // c
+        self.n, self.shape = n, x.shape
+        x2 = x.reshape(n, c)
         if self.training:
             if n < 2:
                 raise ValueError(
                     f"batch_norm: expected more than 1 value per feature in training, got input "
                     f"of shape {x.shape}; use eval mode for a single example"
                 )
-            mu = x.mean(axis=axes)
-            centered = x - mu
-            var = (centered * centered).mean(axis=axes)
+            mu = column_sums(x2) / x.dtype.type(n)
+            x_norm = x2 - mu
+            var = column_dots(x_norm, x_norm) / x.dtype.type(n)
+            m = self.momentum
             if self.running_mean is not None:
-                m = self.momentum
                 self.running_mean *= 1 - m
                 self.running_mean += m * mu
             if self.running_var is not None:
-                m = self.momentum
                 self.running_var *= 1 - m
                 self.running_var += (m * n / (n - 1)) * var
         else:
             if self.running_mean is None or self.running_var is None:
                 raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
-            centered = x - self.running_mean.astype(x.dtype, copy=False)
+            x_norm = x2 - self.running_mean.astype(x.dtype, copy=False)
             var = self.running_var.astype(x.dtype, copy=False)
         self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
-        self.x_norm = centered * self.inv_std
-        self.gamma = gamma
-        y = self.x_norm * gamma if gamma is not None else self.x_norm.copy()
+        x_norm *= self.inv_std
+        self.x_norm, self.gamma = x_norm, gamma
+        y = x_norm * gamma if gamma is not None else x_norm.copy()
         if beta is not None:
             y += beta
-        return y
+        return y.reshape(x.shape)
 
     def backward(self, gy):
-        axes = self.axes
-        gx_norm = gy * self.gamma if self.gamma is not None else gy
+        c = gy.shape[-1]
+        g2 = gy.reshape(self.n, c)
+        need_gamma = self.gamma is not None and self.needs_grad(1)
+        need_beta = len(self.inputs) > 2 and self.needs_grad(2)
+        scale = self.inv_std if self.gamma is None else self.gamma * self.inv_std
+        gx = dgamma = dbeta = None
         if self.training:
-            s1 = gx_norm.sum(axis=axes)
-            s2 = (gx_norm * self.x_norm).sum(axis=axes)
-            gx = (self.inv_std / self.n) * (self.n * gx_norm - s1 - self.x_norm * s2)
+            dbeta = column_sums(g2)
+            dgamma = column_dots(g2, self.x_norm)
+            if self.needs_grad(0):
+                n = gy.dtype.type(self.n)
+                gx = g2 * scale
+                gx -= self.x_norm * (scale * dgamma / n)
+                gx -= scale * dbeta / n
         else:
-            gx = gx_norm * self.inv_std
-        grads = [gx]
+            if self.needs_grad(0):
+                gx = g2 * scale
+            if need_beta:
+                dbeta = column_sums(g2)
+            if need_gamma:
+                dgamma = column_dots(g2, self.x_norm)
+        grads = [None if gx is None else gx.reshape(self.shape)]
         if self.gamma is not None:
-            grads.append((gy * self.x_norm).sum(axis=axes) if self.needs_grad(1) else None)
+            grads.append(dgamma if need_gamma else None)
         if len(self.inputs) > len(grads):
-            grads.append(gy.sum(axis=axes))
+            grads.append(dbeta if need_beta else None)
         return tuple(grads)
 
 

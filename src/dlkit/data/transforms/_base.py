@@ -61,7 +61,7 @@ def check_range(op: str, name: str, value: Any, limit: float | None = None) -> l
             raise ValueError(f"{op}: expected {name} >= 0 (a range [-{name}, {name}]) or a "
                              f"pair (lo, hi), got {value!r}")
         lo, hi = -float(value), float(value)
-    elif isinstance(value, Sequence) and len(value) == 2:
+    elif isinstance(value, (Sequence, np.ndarray)) and np.ndim(value) == 1 and len(value) == 2:
         lo, hi = float(value[0]), float(value[1])
         if lo > hi:
             raise ValueError(f"{op}: expected {name} = (lo, hi) with lo <= hi, got {value!r}")
@@ -75,7 +75,7 @@ def check_range(op: str, name: str, value: Any, limit: float | None = None) -> l
 
 def check_pair(op: str, name: str, value: Any, minimum: int) -> list[int]:
     """``k`` -> ``[k, k]``; ``(a, b)`` -> ``[a, b]``: non-negative ints (height, width)."""
-    pair = [value, value] if not isinstance(value, Sequence) else list(value)
+    pair = list(value) if isinstance(value, (Sequence, np.ndarray)) else [value, value]
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                                  and v >= minimum for v in pair):
         raise ValueError(f"{op}: expected {name} as an int >= {minimum} or a pair "
@@ -104,7 +104,8 @@ def per_channel(op: str, name: str, value: float | list[float], n_C: int) -> np.
 def check_clip(op: str, clip: Any) -> list[float] | None:
     if clip is None:
         return None
-    if not isinstance(clip, Sequence) or len(clip) != 2 or float(clip[0]) > float(clip[1]):
+    if not isinstance(clip, (Sequence, np.ndarray)) or len(clip) != 2 \
+            or float(clip[0]) > float(clip[1]):
         raise ValueError(f"{op}: expected clip = None or a pair (lo, hi) with lo <= hi, "
                          f"got {clip!r}")
     return [float(clip[0]), float(clip[1])]
@@ -189,6 +190,9 @@ class RandomApply(Transform):
 
     def _args(self) -> dict[str, Any]:
         return {"transform": _config_of(self.transform), "p": self.p}
+
+    def __repr__(self) -> str:
+        return f"RandomApply({self.transform!r}, p={self.p})"
 
 
 def transform_from_config(config: dict[str, Any]) -> Transform:
