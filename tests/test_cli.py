@@ -145,3 +145,13 @@ def test_command_runs_as_a_subprocess(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "dlkit.cli", "train", "--lr", "abc"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_augmentation_options_train_and_are_recorded(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    folder, out = train_run(tmp_path, capsys, "--epochs", "2", "--flip", "--crop", "1",
+                            "--rotate", "10", "--color-shift", "0.05")
+    options = json.loads((folder / "config.json").read_text())["options"]
+    assert options["flip"] and options["crop"] == 1 and options["rotate"] == 10
+    assert main(["train", *FLOWER, "--flip"]) == 2
+    assert "augment images" in capsys.readouterr().err

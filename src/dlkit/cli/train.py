@@ -73,6 +73,26 @@ def build_model(model: str, prepared: Prepared, sizes: list[int], activation: st
                                blocks=[[64, 1], [128, 2], [128, 1], [256, 2], [256, 1]])
 
 
+def augmentation(images: bool, prepared: Prepared, flip: bool, crop: int | None,
+                 color_shift: float | None, rotate: float | None) -> Any:
+    """The training-batch transforms the options ask for (images only), or None."""
+    from dlkit.data import transforms as T
+
+    steps: list[Any] = []
+    if flip:
+        steps.append(T.RandomHorizontalFlip())
+    if crop:
+        steps.append(T.RandomCrop(prepared.input_shape[:2], padding=crop))
+    if rotate:
+        steps.append(T.RandomRotation(rotate))
+    if color_shift:
+        steps.append(T.ColorShift(color_shift))
+    if steps and not images:
+        raise UserError("--flip, --crop, --color-shift and --rotate augment images: use a "
+                        "convolutional --model", CMD)
+    return T.Compose(steps) if steps else None
+
+
 def make_schedule(name: str, optimizer: dl.optim.Optimizer, decay_rate: float,
                   interval: int) -> Any:
     if name == "none":
@@ -169,6 +189,14 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               show_default=True, help="Fraction held out as the dev set.")
 @click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.2, show_default=True, help="Fraction held out as the test set.")
+@click.option("--flip", is_flag=True, help="Augment: mirror training images left-right "
+              "(p = 0.5).")
+@click.option("--crop", type=click.IntRange(1), default=None, metavar="PAD",
+              help="Augment: pad training images by PAD and crop back at a random place.")
+@click.option("--color-shift", type=click.FloatRange(0, min_open=True), default=None,
+              help="Augment: add a random offset up to this to each channel.")
+@click.option("--rotate", type=click.FloatRange(0, 180, min_open=True), default=None,
+              metavar="DEGREES", help="Augment: rotate training images by up to +-DEGREES.")
 @click.option("--early-stopping", type=click.IntRange(1), default=None, metavar="PATIENCE",
               help="Stop when the dev loss has not improved for PATIENCE epochs.")
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -181,7 +209,8 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           lr: float, schedule: str, decay_rate: float, decay_interval: int,
           epochs: int | None,
           batch_size: int, l2: float, dropout: float, batch_norm: bool,
-          standardize: bool | None, dev_size: float, test_size: float,
+          standardize: bool | None, dev_size: float, test_size: float, flip: bool,
+          crop: int | None, color_shift: float | None, rotate: float | None,
           early_stopping: int | None, seed: int, out: str | None, progress: bool) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     options = dict(locals())
@@ -210,6 +239,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     net = build_model(model, prepared, sizes, activation, init, dropout, batch_norm)
     loss = "bce_logits" if prepared.task == "binary" else "cross_entropy"
     opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr)
+    augment = augmentation(images, prepared, flip, crop, color_shift, rotate)
     callbacks: list[Any] = []
     sched = make_schedule(schedule, opt, decay_rate, decay_interval)
     if sched is not None:
@@ -230,7 +260,8 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     start = time.perf_counter()
     history = dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train, epochs=epochs,
                            batch_size=batch_size, validation_data=validation,
-                           callbacks=callbacks, l2=l2, verbose=int(progress))
+                           callbacks=callbacks, l2=l2, verbose=int(progress),
+                           transform=augment)
     seconds = time.perf_counter() - start
     ran = len(history["loss"])
     for e in sorted({0, *range(max(1, ran // 5) - 1, ran, max(1, ran // 5)), ran - 1}):

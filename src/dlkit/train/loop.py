@@ -73,7 +73,7 @@ def fit(model: Module, loss: str | Callable | LossSpec, optimizer: Optimizer, X:
         callbacks: Sequence[Callback] = (), metrics: Sequence[str] = ("accuracy",),
         shuffle: bool = True, output: str = "logits", *, initial_epoch: int = 0,
         clip_norm: float | None = None, clip_value: float | None = None, l2: float = 0.0,
-        verbose: int = 0) -> History:
+        verbose: int = 0, transform: Callable | None = None) -> History:
     """Mini-batch training: for each epoch and batch, forward, loss, backward, (clip), step.
 
     ``loss`` is a name ("cross_entropy", "binary_cross_entropy_with_logits",
@@ -89,6 +89,8 @@ def fit(model: Module, loss: str | Callable | LossSpec, optimizer: Optimizer, X:
       ``l2_penalty(model, l2, m)`` with m = the batch's size (the cost J of that mini-batch).
       The logged ``loss`` is this regularized cost; ``val_loss`` is the plain loss.
     - ``verbose``: 1 adds a ``ProgressBar`` (it stays off when stdout is not a terminal).
+    - ``transform``: data augmentation applied to each training batch of X
+      (``dlkit.data.Compose([RandomHorizontalFlip(), RandomCrop(32, padding=4)])``).
 
     Callbacks run sorted by their ``order`` (``ModelCheckpoint`` last).
     """
@@ -99,7 +101,7 @@ def fit(model: Module, loss: str | Callable | LossSpec, optimizer: Optimizer, X:
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
         callbacks.append(ProgressBar())
     callbacks.sort(key=lambda cb: getattr(cb, "order", 0))
-    loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle)
+    loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, transform=transform)
     history = History()
     trainer = Trainer(model, optimizer, history, callbacks, epochs=epochs,
                       initial_epoch=initial_epoch, steps_per_epoch=len(loader),
