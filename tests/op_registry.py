@@ -526,6 +526,72 @@ case("global_avg_pool/2d", P, dl.global_avg_pool, [randn(2, 3, 4, 5)],
      lambda x: x.mean(dim=(1, 2)))
 
 
+# ---- recurrent (fused whole-sequence ops; PyTorch's gate order and split weights differ) ---
+
+
+def torch_recurrent(kind, n_a, **kw):
+    """Run PyTorch's nn.RNN / nn.LSTM with dlkit's fused weights converted: W = [W_hh | W_ih]
+    with LSTM blocks (forget, update, candidate, output) = PyTorch's (f, i, g, o)."""
+    def run(x, w, b, *states):
+        import torch as real
+
+        n_x = x.shape[-1]
+        cls = {"rnn": real.nn.RNN, "lstm": real.nn.LSTM}[kind]
+        module = cls(n_x, n_a, batch_first=True, **kw).double()
+        w_hh, w_ih = w[:, :n_a], w[:, n_a:]
+        if kind == "lstm":  # ours f, u, c~, o  ->  torch i, f, g, o
+            order = real.cat([real.arange(n_a, 2 * n_a), real.arange(0, n_a),
+                              real.arange(2 * n_a, 4 * n_a)])
+            w_hh, w_ih, b = w_hh[order], w_ih[order], b[order]
+        params = {"weight_hh_l0": w_hh, "weight_ih_l0": w_ih, "bias_ih_l0": b,
+                  "bias_hh_l0": real.zeros_like(b)}
+        h0 = tuple(s[None] for s in states)
+        out, _ = real.func.functional_call(module, params,
+                                           (x, h0 if kind == "lstm" else h0[0]))
+        return out
+    return run
+
+
+def torch_gru_notes(x, w, b, c0):
+    """The notes' GRU written step by step with PyTorch ops (PyTorch's own nn.GRU applies the
+    reset gate after the matrix product, a different formula)."""
+    import torch as real
+
+    n_a = c0.shape[-1]
+    w_a, w_x = w[:, :n_a], w[:, n_a:]
+    c, outs = c0, []
+    for t in range(x.shape[1]):
+        zx = x[:, t] @ w_x.T + b
+        gu = real.sigmoid(zx[:, :n_a] + c @ w_a[:n_a].T)
+        gr = real.sigmoid(zx[:, n_a:2 * n_a] + c @ w_a[n_a:2 * n_a].T)
+        cc = real.tanh(zx[:, 2 * n_a:] + (gr * c) @ w_a[2 * n_a:].T)
+        c = gu * cc + (1 - gu) * c
+        outs.append(c)
+    return real.stack(outs, dim=1)
+
+
+R = "recurrent"
+_na = 3
+_seq_mask = np.ones((3, 5))
+_seq_mask[1, 3:] = 0
+case("rnn/sequence", R, lambda x, w, b, a0: dl.rnn(x, w, b, a0)[0],
+     [randn(3, 5, 4), randn(_na, _na + 4, scale=0.5), randn(_na, scale=0.1), randn(3, _na)],
+     torch_recurrent("rnn", _na))
+case("rnn/last_state_reverse_seq_masked", R,
+     lambda x, w, b: dl.rnn(x, w, b, mask=_seq_mask, reverse=True)[1],
+     [randn(3, 5, 4), randn(_na, _na + 4, scale=0.5), randn(_na, scale=0.1)])
+case("lstm/sequence", R, lambda x, w, b, a0, c0: dl.lstm(x, w, b, a0, c0)[0],
+     [randn(3, 5, 4), randn(4 * _na, _na + 4, scale=0.5), randn(4 * _na, scale=0.1),
+      randn(3, _na), randn(3, _na)], torch_recurrent("lstm", _na))
+case("lstm/final_cell_seq_masked", R, lambda x, w, b: dl.lstm(x, w, b, mask=_seq_mask)[2],
+     [randn(3, 5, 4), randn(4 * _na, _na + 4, scale=0.5), randn(4 * _na, scale=0.1)])
+case("gru/sequence", R, lambda x, w, b, c0: dl.gru(x, w, b, c0)[0],
+     [randn(3, 5, 4), randn(3 * _na, _na + 4, scale=0.5), randn(3 * _na, scale=0.1),
+      randn(3, _na)], torch_gru_notes)
+case("gru/last_reverse_seq_masked", R, lambda x, w, b: dl.gru(x, w, b, mask=_seq_mask, reverse=True)[1],
+     [randn(3, 5, 4), randn(3 * _na, _na + 4, scale=0.5), randn(3 * _na, scale=0.1)])
+
+
 BY_NAME = {c.name: c for c in CASES}
 TORCH_CASES = [c for c in CASES if c.torch_f is not None]
 FAMILIES = sorted({c.family for c in CASES})

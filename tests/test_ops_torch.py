@@ -77,6 +77,7 @@ FLOAT32_CASES = {
     "dropout": "dropout/eval_identity",
     "conv": "conv2d/c12_s2_p1",
     "pool": "max_pool2d/3x3_stride2",
+    "recurrent": "lstm/sequence",
 }
 
 

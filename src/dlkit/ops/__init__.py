@@ -38,6 +38,7 @@ from dlkit.ops.pool import (
     max_pool2d,
     max_pool3d,
 )
+from dlkit.ops.recurrent import gru, lstm, rnn
 from dlkit.ops.reduction import logsumexp, max, mean, min, sum, var
 from dlkit.ops.shape import (
     broadcast_to,
@@ -61,5 +62,6 @@ __all__ = [
     "reshape", "sigmoid", "softmax", "sqrt", "square", "squeeze", "stack", "sub", "sum",
     "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
     "conv1d", "conv2d", "conv3d", "depthwise_conv2d", "zero_pad", "avg_pool1d", "avg_pool2d",
-    "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d",
+    "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d", "gru", "lstm",
+    "rnn",
 ]

@@ -1,0 +1,346 @@
+"""Recurrent layers as fused ops over a whole sequence (course 5, week 1), batch-first:
+x (m, T, n_x) -> a (m, T, n_a). One recorded op per call; backward through time is written
+by hand, step by step, with the notes' formulas.
+
+Weights, as the notes, act on the concatenation [a<t-1>, x<t>] (previous state first): one
+fused matrix W (G * n_a, n_a + n_x) and one bias b (G * n_a,), the G gate blocks stacked in the
+notes' order. The input part of every step is one GEMM for the whole sequence (X W_x^T);
+each step then does one GEMM of the previous state for all gates.
+
+- RNN:  a<t> = tanh(W [a<t-1>, x<t>] + b)                                   (G = 1)
+- LSTM: forget, update, candidate, output                                    (G = 4)
+        Gf = sigma(Wf [a, x] + bf), Gu = sigma(Wu [a, x] + bu), c~ = tanh(Wc [a, x] + bc),
+        Go = sigma(Wo [a, x] + bo);  c<t> = Gf * c<t-1> + Gu * c~;  a<t> = Go * tanh(c<t>)
+- GRU:  update, relevance, candidate                                         (G = 3)
+        Gu = sigma(Wu [c, x] + bu), Gr = sigma(Wr [c, x] + br),
+        c~ = tanh(Wc [Gr * c<t-1>, x] + bc);  c<t> = Gu * c~ + (1 - Gu) * c<t-1>;  a<t> = c<t>
+
+A mask (m, T) of 0/1 skips padded steps: there the state is carried over unchanged (and the
+output repeats it), as Keras' masking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlkit.backend import array_module
+from dlkit.errors import ShapeError
+from dlkit.ops.activation import stable_sigmoid
+from dlkit.tensor import Function, Tensor, as_tensor
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _sigmoid_grad_(g: Any, s: Any) -> Any:
+    """g * s * (1 - s), in place on g."""
+    g *= s
+    g *= 1 - s
+    return g
+
+
+class _Recurrent(Function):
+    """Shared set-up: the input projection of all steps in one GEMM, masks, shapes."""
+
+    kind = "rnn"
+
+    def __init__(self, mask: Any = None, reverse: bool = False) -> None:
+        self.mask, self.reverse = mask, reverse
+
+    def steps(self, T: int) -> range:
+        return range(T - 1, -1, -1) if self.reverse else range(T)
+
+    def project_inputs(self, x, w, b):
+        """X W_x^T + b for all steps at once: (T, m, G n_a) (time-major for the loop)."""
+        m, T, n_x = x.shape
+        n_a = w.shape[1] - n_x
+        self.m, self.T, self.n_x, self.n_a = m, T, n_x, n_a
+        self.x, self.w = x, w
+        self.w_a, self.w_x = w[:, :n_a], w[:, n_a:]
+        xt = x.transpose(1, 0, 2).reshape(T * m, n_x)
+        proj = xt @ self.w_x.T
+        proj += b
+        return proj.reshape(T, m, -1)
+
+    def step_mask(self, t: int) -> Any:
+        return None if self.mask is None else self.mask[:, t, None]
+
+    def finish_grads(self, dz_all, a_prev_all, gx_extra=None):
+        """dW, db and dX from the pre-activation gradients of all steps, in three GEMMs:
+        dW_a = sum_t dz<t>^T a<t-1>,  dW_x = sum_t dz<t>^T x<t>,  db = sum_t dz<t>,
+        dx<t> = dz<t> W_x."""
+        xp = array_module(dz_all)
+        T, m, g = dz_all.shape
+        dz2 = dz_all.reshape(T * m, g)
+        gw = xp.empty_like(self.w)
+        gw[:, :self.n_a] = dz2.T @ a_prev_all.reshape(T * m, self.n_a)
+        xt = self.x.transpose(1, 0, 2).reshape(T * m, self.n_x)
+        gw[:, self.n_a:] = dz2.T @ xt
+        gb = dz2.sum(axis=0)
+        gx = (dz2 @ self.w_x).reshape(T, m, self.n_x).transpose(1, 0, 2)
+        return gx, gw, gb
+
+
+class RNNSequence(_Recurrent):
+    """a<t> = tanh(W [a<t-1>, x<t>] + b);  backward: dz = (da<t> + da_next) * (1 - a<t>^2),
+    da_next = dz W_a (the notes' rnn_cell_backward, through time)."""
+
+    def forward(self, x, w, b, a0):
+        xp = array_module(x)
+        proj = self.project_inputs(x, w, b)
+        T, m, n_a = self.T, self.m, self.n_a
+        a_all = xp.empty((T + 1, m, n_a), dtype=x.dtype)  # a_all[0] = a<0>, in step order
+        a_all[0] = a0
+        out = xp.empty((m, T, n_a), dtype=x.dtype)
+        for k, t in enumerate(self.steps(T)):
+            a_prev = a_all[k]
+            z = proj[t]
+            z += a_prev @ self.w_a.T
+            a = xp.tanh(z, out=z)
+            mk = self.step_mask(t)
+            if mk is not None:
+                a = mk * a + (1 - mk) * a_prev
+            a_all[k + 1] = a
+            out[:, t] = a
+        self.a_all = a_all
+        return out, a_all[T].copy()
+
+    def backward(self, g_out, g_last):
+        xp = array_module(g_out)
+        T, m, n_a = self.T, self.m, self.n_a
+        dz_all = xp.empty((T, m, n_a), dtype=g_out.dtype)
+        a_prev_all = xp.empty((T, m, n_a), dtype=g_out.dtype)
+        da_next = g_last.copy()
+        for k in reversed(range(T)):
+            t = self.steps(T)[k]
+            da = g_out[:, t] + da_next
+            a = self.a_all[k + 1]
+            mk = self.step_mask(t)
+            carry = None
+            if mk is not None:
+                carry = (1 - mk) * da
+                da = mk * da
+            dz = da * (1 - a * a)
+            dz_all[t] = dz
+            a_prev_all[t] = self.a_all[k]
+            da_next = dz @ self.w_a
+            if carry is not None:
+                da_next += carry
+        gx, gw, gb = self.finish_grads(dz_all, a_prev_all)
+        return gx, gw, gb, da_next
+
+
+class LSTMSequence(_Recurrent):
+    """The notes' LSTM over a sequence. Backward per step (the notes' lstm_cell_backward):
+    dc = dc_next + da Go (1 - tanh(c)^2);  dGo = da tanh(c);  dGf = dc c<t-1>;
+    dGu = dc c~;  dc~ = dc Gu;  dz = [dGf Gf(1-Gf), dGu Gu(1-Gu), dc~ (1-c~^2), dGo Go(1-Go)];
+    da_next = dz W_a;  dc_next = dc Gf."""
+
+    def forward(self, x, w, b, a0, c0):
+        xp = array_module(x)
+        proj = self.project_inputs(x, w, b)
+        T, m, n = self.T, self.m, self.n_a
+        gates = xp.empty((T, m, 4 * n), dtype=x.dtype)  # post-activation Gf, Gu, c~, Go
+        a_all = xp.empty((T + 1, m, n), dtype=x.dtype)
+        c_all = xp.empty((T + 1, m, n), dtype=x.dtype)
+        tanh_c = xp.empty((T, m, n), dtype=x.dtype)
+        a_all[0], c_all[0] = a0, c0
+        out = xp.empty((m, T, n), dtype=x.dtype)
+        for k, t in enumerate(self.steps(T)):
+            a_prev, c_prev = a_all[k], c_all[k]
+            z = proj[t]
+            z += a_prev @ self.w_a.T
+            g = gates[k]
+            g[:, :2 * n] = stable_sigmoid(z[:, :2 * n])
+            g[:, 2 * n:3 * n] = xp.tanh(z[:, 2 * n:3 * n])
+            g[:, 3 * n:] = stable_sigmoid(z[:, 3 * n:])
+            c = g[:, :n] * c_prev
+            c += g[:, n:2 * n] * g[:, 2 * n:3 * n]
+            th = xp.tanh(c)
+            a = g[:, 3 * n:] * th
+            mk = self.step_mask(t)
+            if mk is not None:
+                c = mk * c + (1 - mk) * c_prev
+                a = mk * a + (1 - mk) * a_prev
+            tanh_c[k] = th
+            a_all[k + 1], c_all[k + 1] = a, c
+            out[:, t] = a
+        self.gates, self.a_all, self.c_all, self.tanh_c = gates, a_all, c_all, tanh_c
+        return out, a_all[T].copy(), c_all[T].copy()
+
+    def backward(self, g_out, g_a_last, g_c_last):
+        xp = array_module(g_out)
+        T, m, n = self.T, self.m, self.n_a
+        dz_all = xp.empty((T, m, 4 * n), dtype=g_out.dtype)
+        a_prev_all = xp.empty((T, m, n), dtype=g_out.dtype)
+        da_next, dc_next = g_a_last.copy(), g_c_last.copy()
+        order = self.steps(T)
+        for k in reversed(range(T)):
+            t = order[k]
+            da = g_out[:, t] + da_next
+            dc_in = dc_next
+            mk = self.step_mask(t)
+            if mk is not None:
+                carry_a, carry_c = (1 - mk) * da, (1 - mk) * dc_in
+                da, dc_in = mk * da, mk * dc_in
+            g = self.gates[k]
+            gf, gu, cc, go = g[:, :n], g[:, n:2 * n], g[:, 2 * n:3 * n], g[:, 3 * n:]
+            th = self.tanh_c[k]
+            dc = dc_in + da * go * (1 - th * th)
+            dz = dz_all[t]
+            dz[:, :n] = _sigmoid_grad_(dc * self.c_all[k], gf)
+            dz[:, n:2 * n] = _sigmoid_grad_(dc * cc, gu)
+            dz[:, 2 * n:3 * n] = dc * gu * (1 - cc * cc)
+            dz[:, 3 * n:] = _sigmoid_grad_(da * th, go)
+            a_prev_all[t] = self.a_all[k]
+            da_next = dz @ self.w_a
+            dc_next = dc * gf
+            if mk is not None:
+                da_next += carry_a
+                dc_next += carry_c
+        gx, gw, gb = self.finish_grads(dz_all, a_prev_all)
+        return gx, gw, gb, da_next, dc_next
+
+
+class GRUSequence(_Recurrent):
+    """The notes' full GRU (relevance gate inside the candidate's matrix product). Backward
+    per step: dc~ = dc Gu;  dGu = dc (c~ - c<t-1>);  dz_c = dc~ (1 - c~^2);
+    d(Gr c<t-1>) = dz_c W_ca;  dGr = d(Gr c<t-1>) c<t-1>;  dz_u, dz_r = sigmoid' terms;
+    dc_next = dc (1 - Gu) + d(Gr c<t-1>) Gr + [dz_u, dz_r] W_a[:2 n_a]."""
+
+    def forward(self, x, w, b, c0):
+        xp = array_module(x)
+        proj = self.project_inputs(x, w, b)
+        T, m, n = self.T, self.m, self.n_a
+        gates = xp.empty((T, m, 3 * n), dtype=x.dtype)  # Gu, Gr, c~
+        c_all = xp.empty((T + 1, m, n), dtype=x.dtype)
+        c_all[0] = c0
+        w_ur, w_c = self.w_a[:2 * n], self.w_a[2 * n:]
+        out = xp.empty((m, T, n), dtype=x.dtype)
+        for k, t in enumerate(self.steps(T)):
+            c_prev = c_all[k]
+            z = proj[t]
+            z[:, :2 * n] += c_prev @ w_ur.T
+            g = gates[k]
+            g[:, :2 * n] = stable_sigmoid(z[:, :2 * n])
+            z_c = z[:, 2 * n:]
+            z_c += (g[:, n:2 * n] * c_prev) @ w_c.T
+            g[:, 2 * n:] = xp.tanh(z_c)
+            gu = g[:, :n]
+            c = gu * g[:, 2 * n:]
+            c += (1 - gu) * c_prev
+            mk = self.step_mask(t)
+            if mk is not None:
+                c = mk * c + (1 - mk) * c_prev
+            c_all[k + 1] = c
+            out[:, t] = c
+        self.gates, self.c_all = gates, c_all
+        return out, c_all[T].copy()
+
+    def backward(self, g_out, g_last):
+        xp = array_module(g_out)
+        T, m, n = self.T, self.m, self.n_a
+        w_ur, w_c = self.w_a[:2 * n], self.w_a[2 * n:]
+        dz_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)
+        # the recurrent input of each gate block: c<t-1> for Gu and Gr, Gr * c<t-1> for c~
+        h_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)
+        dc_next = g_last.copy()
+        order = self.steps(T)
+        for k in reversed(range(T)):
+            t = order[k]
+            dc = g_out[:, t] + dc_next
+            mk = self.step_mask(t)
+            if mk is not None:
+                carry = (1 - mk) * dc
+                dc = mk * dc
+            g = self.gates[k]
+            gu, gr, cc = g[:, :n], g[:, n:2 * n], g[:, 2 * n:]
+            c_prev = self.c_all[k]
+            dz = dz_all[t]
+            dz[:, 2 * n:] = dc * gu * (1 - cc * cc)
+            d_rc = dz[:, 2 * n:] @ w_c
+            dz[:, :n] = _sigmoid_grad_(dc * (cc - c_prev), gu)
+            dz[:, n:2 * n] = _sigmoid_grad_(d_rc * c_prev, gr)
+            dc_next = dc * (1 - gu)
+            dc_next += d_rc * gr
+            dc_next += dz[:, :2 * n] @ w_ur
+            if mk is not None:
+                dc_next += carry
+            h_all[t, :, :n] = c_prev
+            h_all[t, :, n:2 * n] = c_prev
+            h_all[t, :, 2 * n:] = gr * c_prev
+        # dW_a per block: dz_block^T h_block (the candidate's recurrent input is Gr * c<t-1>)
+        gw = xp.empty_like(self.w)
+        dz2 = dz_all.reshape(T * m, 3 * n)
+        h2 = h_all.reshape(T * m, 3 * n)
+        for blk in range(3):
+            s = slice(blk * n, (blk + 1) * n)
+            gw[s, :n] = dz2[:, s].T @ h2[:, s]
+        xt = self.x.transpose(1, 0, 2).reshape(T * m, self.n_x)
+        gw[:, n:] = dz2.T @ xt
+        gb = dz2.sum(axis=0)
+        gx = (dz2 @ self.w_x).reshape(T, m, self.n_x).transpose(1, 0, 2)
+        return gx, gw, gb, dc_next
+
+
+def _check(name: str, kind: str, x: Tensor, w: Tensor, b: Tensor, states: list[Tensor],
+           mask: Any) -> None:
+    G = GATES[kind]
+    if x.ndim != 3:
+        hint = "; a single sequence? add the batch axis: x[None]" if x.ndim == 2 else ""
+        raise ShapeError(f"{name}: expected x of shape (m, T, n_x) (batch-first), got "
+                         f"{x.shape}{hint}")
+    m, T, n_x = x.shape
+    if w.ndim != 2 or w.shape[0] % G or w.shape[1] <= n_x:
+        raise ShapeError(f"{name}: expected W of shape ({G} n_a, n_a + {n_x}) acting on "
+                         f"[a<t-1>, x<t>], got {w.shape}")
+    n_a = w.shape[0] // G
+    if w.shape[1] != n_a + n_x:
+        raise ShapeError(f"{name}: W {w.shape} implies n_a = {n_a}, so expected "
+                         f"{n_a + n_x} columns ([a<t-1>, x<t>] = {n_a} + {n_x}), got "
+                         f"{w.shape[1]}; is x (m, T, n_x) batch-first?")
+    if b.shape != (G * n_a,):
+        raise ShapeError(f"{name}: expected b of shape ({G * n_a},), got {b.shape}")
+    for s in states:
+        if s.shape != (m, n_a):
+            raise ShapeError(f"{name}: expected an initial state of shape ({m}, {n_a}), got "
+                             f"{s.shape}")
+    if mask is not None and tuple(mask.shape) != (m, T):
+        raise ShapeError(f"{name}: expected mask of shape ({m}, {T}), got {tuple(mask.shape)}")
+
+
+def _prepare(name: str, kind: str, x: Any, w: Any, b: Any, states: list[Any],
+             mask: Any) -> tuple[Tensor, Tensor, Tensor, list[Tensor], Any]:
+    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
+    n_a = w.shape[0] // GATES[kind] if w.ndim == 2 else 0
+    xp = array_module(x.data)
+    states = [as_tensor(s) if s is not None else Tensor(xp.zeros((x.shape[0], n_a), x.dtype))
+              for s in states]
+    if mask is not None:
+        mask = mask.data if isinstance(mask, Tensor) else mask
+        mask = xp.asarray(mask).astype(x.dtype)
+    _check(name, kind, x, w, b, states, mask)
+    return x, w, b, states, mask
+
+
+def rnn(x: Any, w: Any, b: Any, a0: Any = None, mask: Any = None,
+        reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """Simple RNN over x (m, T, n_x): returns (a (m, T, n_a), a<T> (m, n_a)).
+    W (n_a, n_a + n_x) acts on [a<t-1>, x<t>]; ``reverse`` runs from the last step."""
+    x, w, b, (a0,), mask = _prepare("rnn", "rnn", x, w, b, [a0], mask)
+    return RNNSequence(mask, reverse)(x, w, b, a0)
+
+
+def lstm(x: Any, w: Any, b: Any, a0: Any = None, c0: Any = None, mask: Any = None,
+         reverse: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """LSTM over x (m, T, n_x): returns (a (m, T, n_a), a<T>, c<T>).
+    W (4 n_a, n_a + n_x): gate blocks forget, update, candidate, output."""
+    x, w, b, (a0, c0), mask = _prepare("lstm", "lstm", x, w, b, [a0, c0], mask)
+    return LSTMSequence(mask, reverse)(x, w, b, a0, c0)
+
+
+def gru(x: Any, w: Any, b: Any, c0: Any = None, mask: Any = None,
+        reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """GRU (the notes' full GRU) over x (m, T, n_x): returns (c (m, T, n_a), c<T>).
+    W (3 n_a, n_a + n_x): gate blocks update, relevance, candidate."""
+    x, w, b, (c0,), mask = _prepare("gru", "gru", x, w, b, [c0], mask)
+    return GRUSequence(mask, reverse)(x, w, b, c0)
