@@ -577,18 +577,19 @@ _seq_mask[1, 3:] = 0
 case("rnn/sequence", R, lambda x, w, b, a0: dl.rnn(x, w, b, a0)[0],
      [randn(3, 5, 4), randn(_na, _na + 4, scale=0.5), randn(_na, scale=0.1), randn(3, _na)],
      torch_recurrent("rnn", _na))
-case("rnn/last_state_reverse_seq_masked", R,
+case("rnn/last_state_reverse_masked", R,
      lambda x, w, b: dl.rnn(x, w, b, mask=_seq_mask, reverse=True)[1],
      [randn(3, 5, 4), randn(_na, _na + 4, scale=0.5), randn(_na, scale=0.1)])
 case("lstm/sequence", R, lambda x, w, b, a0, c0: dl.lstm(x, w, b, a0, c0)[0],
      [randn(3, 5, 4), randn(4 * _na, _na + 4, scale=0.5), randn(4 * _na, scale=0.1),
       randn(3, _na), randn(3, _na)], torch_recurrent("lstm", _na))
-case("lstm/final_cell_seq_masked", R, lambda x, w, b: dl.lstm(x, w, b, mask=_seq_mask)[2],
+case("lstm/final_cell_masked", R, lambda x, w, b: dl.lstm(x, w, b, mask=_seq_mask)[2],
      [randn(3, 5, 4), randn(4 * _na, _na + 4, scale=0.5), randn(4 * _na, scale=0.1)])
 case("gru/sequence", R, lambda x, w, b, c0: dl.gru(x, w, b, c0)[0],
      [randn(3, 5, 4), randn(3 * _na, _na + 4, scale=0.5), randn(3 * _na, scale=0.1),
       randn(3, _na)], torch_gru_notes)
-case("gru/last_reverse_seq_masked", R, lambda x, w, b: dl.gru(x, w, b, mask=_seq_mask, reverse=True)[1],
+case("gru/last_reverse_masked", R,
+     lambda x, w, b: dl.gru(x, w, b, mask=_seq_mask, reverse=True)[1],
      [randn(3, 5, 4), randn(3 * _na, _na + 4, scale=0.5), randn(3 * _na, scale=0.1)])
 
 

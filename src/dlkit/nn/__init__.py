@@ -22,11 +22,13 @@ from dlkit.nn.pool import (
     MaxPool3d,
     ZeroPad2d,
 )
+from dlkit.nn.recurrent import GRU, LSTM, RNN, Bidirectional, Embedding, TimeDistributed
 
 __all__ = [
     "LAYERS", "BatchNorm1d", "Dropout", "Flatten", "LeakyReLU", "Linear", "Module", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "UnknownLayerError", "init",
     "module_from_config", "register", "to_config", "Add", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "BatchNorm2d", "Concatenate", "Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d",
-    "GlobalAvgPool2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "ZeroPad2d",
+    "GlobalAvgPool2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "ZeroPad2d", "GRU", "LSTM", "RNN",
+    "Bidirectional", "Embedding", "TimeDistributed",
 ]
