@@ -145,3 +145,22 @@ def test_module_requires_super_init():
 def test_repr_lists_children():
     text = repr(make_mlp())
     assert "(0): Linear(3, 5, bias=True)" in text and "Dropout(p=0.5)" in text
+
+
+def test_replacing_a_child_keeps_its_place():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4), nn.Softmax())
+    setattr(model, "2", nn.Linear(3, 5))
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "Softmax"]
+    assert list(model.state_dict())[2:] == ["2.weight", "2.bias"]
+    layer = nn.Linear(2, 2)
+    layer.weight = dl.nn.Parameter(np.zeros((2, 2), np.float32))
+    assert list(layer.state_dict()) == ["weight", "bias"]
+
+
+def test_frozen_batchnorm_runs_in_inference_mode():
+    bn = nn.BatchNorm1d(3)
+    x = dl.tensor(np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32) + 4)
+    bn.freeze()
+    y = bn(x)
+    np.testing.assert_array_equal(bn.running_mean, 0)  # statistics untouched
+    np.testing.assert_allclose(y.numpy(), x.numpy() / np.sqrt(1 + 1e-5), rtol=1e-6)

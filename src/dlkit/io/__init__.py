@@ -4,6 +4,8 @@
 - ``save_weights(model, path)`` / ``load_weights(model, path)``: the state_dict of any Module.
 - ``save_checkpoint`` / ``load_checkpoint``: model, optimizer, schedule, callbacks, epoch, step
   and RNG state, to resume training bit for bit.
+- ``load_torch_state_dict(model, state_dict)``: import the weights of a PyTorch model of the
+  same architecture (layouts converted; PyTorch itself is never imported).
 
 Every write is atomic (temporary file, fsync, ``os.replace``): a crash leaves the old file.
 """
@@ -11,8 +13,15 @@ Every write is atomic (temporary file, fsync, ``os.replace``): a crash leaves th
 from dlkit.io.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from dlkit.io.files import CorruptFileError, atomic_write_bytes
 from dlkit.io.model import load, load_weights, save, save_weights
+from dlkit.io.torch_import import (
+    TorchImport,
+    TorchImportError,
+    load_torch_state_dict,
+    permute_flatten_linear,
+)
 
 __all__ = [
     "CorruptFileError", "atomic_write_bytes", "load", "load_checkpoint", "load_weights",
-    "read_checkpoint", "save", "save_checkpoint", "save_weights",
+    "read_checkpoint", "save", "save_checkpoint", "save_weights", "TorchImport",
+    "TorchImportError", "load_torch_state_dict", "permute_flatten_linear",
 ]

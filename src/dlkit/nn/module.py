@@ -36,12 +36,13 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before setting attributes"
             )
+        target = self._parameters if isinstance(value, Parameter) else \
+            self._modules if isinstance(value, Module) else None
         for store in (self._parameters, self._modules, self._buffers):
-            store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            if store is not target:
+                store.pop(name, None)
+        if target is not None:
+            target[name] = value  # a replaced entry keeps its place (a Sequential's order)
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, array: Any) -> None:

@@ -40,8 +40,11 @@ class BatchNorm1d(Module):
                 f"{self.expected_ndim}-D input with {self.n_features} features on the last axis",
                 x.shape,
             )
+        # a frozen batch norm (gamma and beta not trainable) runs in inference mode, as
+        # Keras: fine-tuning then neither changes nor uses the statistics of the new batches
+        training = self.training and (self.gamma.requires_grad or self.beta.requires_grad)
         return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
-                          self.training, self.momentum, self.eps)
+                          training, self.momentum, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.n_features}, momentum={self.momentum}, eps={self.eps}"

@@ -1,4 +1,5 @@
-"""Training: fit / evaluate / predict, callbacks, metrics, losses by name, L2 penalty."""
+"""Training: fit / evaluate / predict, callbacks, metrics, losses by name, L2 penalty, transfer
+learning (frozen backbones, new heads, cached features, progressive unfreezing)."""
 
 from dlkit.train.callbacks import (
     Callback,
@@ -14,10 +15,20 @@ from dlkit.train.loop import Trainer, evaluate, fit, predict
 from dlkit.train.losses import LOSSES, get_loss
 from dlkit.train.metrics import METRICS, accuracy, f1, get_metric, precision, recall
 from dlkit.train.regularization import l2_penalty
+from dlkit.train.transfer import (
+    FeatureCache,
+    freeze_backbone,
+    parameterised_layers,
+    replace_head,
+    split_head,
+    trainable_parameters,
+    unfreeze_last,
+)
 
 __all__ = [
     "LOSSES", "METRICS", "CSVLogger", "Callback", "EarlyStopping", "History",
     "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer",
     "accuracy", "evaluate", "f1", "fit", "get_loss", "get_metric", "l2_penalty", "precision",
-    "predict", "recall",
+    "predict", "recall", "FeatureCache", "freeze_backbone", "parameterised_layers",
+    "replace_head", "split_head", "trainable_parameters", "unfreeze_last",
 ]
