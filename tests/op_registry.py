@@ -570,6 +570,23 @@ def torch_gru_notes(x, w, b, c0):
     return real.stack(outs, dim=1)
 
 
+def torch_gru_reset_after(x, w, b, b_ca, c0):
+    """PyTorch's nn.GRU (reset after the product) with dlkit's reset-after weights converted:
+    torch's gate rows (r, z, n) = ours (relevance, -update, candidate), as Gu = 1 - z =
+    sigma(-(z's pre-activation)); b_ih = b with those rows, b_hh = (0, 0, b_ca)."""
+    import torch as real
+
+    n_a = c0.shape[-1]
+    module = real.nn.GRU(x.shape[-1], n_a, batch_first=True).double()
+    u, r, c = slice(0, n_a), slice(n_a, 2 * n_a), slice(2 * n_a, 3 * n_a)
+    rows = lambda a: real.cat([a[r], -a[u], a[c]])  # noqa: E731
+    zeros = real.zeros_like(b_ca)
+    params = {"weight_hh_l0": rows(w[:, :n_a]), "weight_ih_l0": rows(w[:, n_a:]),
+              "bias_ih_l0": rows(b), "bias_hh_l0": real.cat([zeros, zeros, b_ca])}
+    out, _ = real.func.functional_call(module, params, (x, c0[None]))
+    return out
+
+
 R = "recurrent"
 _na = 3
 _seq_mask = np.ones((3, 5))
@@ -591,7 +608,59 @@ case("gru/sequence", R, lambda x, w, b, c0: dl.gru(x, w, b, c0)[0],
 case("gru/last_reverse_masked", R,
      lambda x, w, b: dl.gru(x, w, b, mask=_seq_mask, reverse=True)[1],
      [randn(3, 5, 4), randn(3 * _na, _na + 4, scale=0.5), randn(3 * _na, scale=0.1)])
+case("gru/reset_after_sequence", R,
+     lambda x, w, b, b_ca, c0: dl.gru(x, w, b, c0, reset_after=True, recurrent_bias=b_ca)[0],
+     [randn(3, 5, 4), randn(3 * _na, _na + 4, scale=0.5), randn(3 * _na, scale=0.1),
+      randn(_na, scale=0.5), randn(3, _na)], torch_gru_reset_after)
+case("lstm/reverse_masked_sequence", R,
+     lambda x, w, b, a0, c0: dl.lstm(x, w, b, a0, c0, mask=_seq_mask, reverse=True)[0],
+     [randn(3, 5, 4), randn(4 * _na, _na + 4, scale=0.5), randn(4 * _na, scale=0.1),
+      randn(3, _na), randn(3, _na)])
+case("gru/reset_after_last_reverse_masked", R,
+     lambda x, w, b, b_ca, c0: dl.gru(x, w, b, c0, mask=_seq_mask, reverse=True,
+                                      reset_after=True, recurrent_bias=b_ca)[1],
+     [randn(3, 5, 4), randn(3 * _na, _na + 4, scale=0.5), randn(3 * _na, scale=0.1),
+      randn(_na, scale=0.5), randn(3, _na)])
 
+
+# ---- multi-label loss with missing labels (the notes' "?"); own generator, so the inputs of
+# the cases above do not move
+
+_ml_rng = np.random.default_rng(606)
+_ml_labels = np.array([[1, 0, np.nan, 1], [np.nan, np.nan, 0, 1], [0, 1, 1, np.nan]])
+_ml_minus_one = np.where(np.isnan(_ml_labels), -1, _ml_labels).astype(np.int64)
+_ml_mask = np.array([[1, 1, 0, 1], [0, 1, 1, 1], [1, 0, 1, 1]], dtype=bool)
+
+
+def torch_multilabel(z, y, reduction, mask=None):
+    """PyTorch's BCE-with-logits with weight = the mask of labelled entries, normalized as
+    dlkit's: "mean" over labelled entries, "batchmean" over examples."""
+    y_np = y if isinstance(y, np.ndarray) else None
+    given = (~np.isnan(y_np) & (y_np != -1)) if y_np is not None else np.ones(z.shape, bool)
+    if mask is not None:
+        given = given & mask
+    weight = torch.as_tensor(given.astype(np.float64))
+    target = torch.as_tensor(np.where(given, y_np, 0.0)) if y_np is not None else y
+    kind = "none" if reduction == "none" else "sum"
+    out = F.binary_cross_entropy_with_logits(z, target, weight=weight, reduction=kind)
+    if reduction == "mean":
+        return out / float(given.sum())
+    return out / z.shape[0] if reduction == "batchmean" else out
+
+
+for r in ("mean", "batchmean", "sum", "none"):
+    case(f"multilabel_bce_with_logits/nan_missing_{r}", LOSS,
+         lambda z, r=r: dl.multilabel_bce_with_logits(z, _ml_labels, reduction=r),
+         [2.0 * _ml_rng.standard_normal((3, 4))],
+         lambda z, r=r: torch_multilabel(z, _ml_labels, r))
+case("multilabel_bce_with_logits/minus_one_missing", LOSS,
+     lambda z: dl.multilabel_bce_with_logits(z, _ml_minus_one, reduction="batchmean"),
+     [_ml_rng.standard_normal((3, 4))],
+     lambda z: torch_multilabel(z, _ml_minus_one.astype(np.float64), "batchmean"))
+case("multilabel_bce_with_logits/mask_soft_targets", LOSS,
+     lambda z, y: dl.multilabel_bce_with_logits(z, y, mask=_ml_mask),
+     [_ml_rng.standard_normal((3, 4)), _ml_rng.uniform(0.05, 0.95, (3, 4))],
+     lambda z, y: torch_multilabel(z, y, "mean", mask=_ml_mask))
 
 BY_NAME = {c.name: c for c in CASES}
 TORCH_CASES = [c for c in CASES if c.torch_f is not None]

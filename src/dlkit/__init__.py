@@ -1,6 +1,6 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
-from dlkit import data, io, models, nn, ops, optim, plot, train
+from dlkit import data, io, models, nn, ops, optim, plot, text, train
 from dlkit.backend import (
     get_default_dtype,
     get_rng_state,
@@ -40,6 +40,6 @@ __all__ = [
     "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
     "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
     "manual_seed", "models", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "plot",
-    "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "train",
+    "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "text", "train",
     "zeros", "zeros_like", *ops.__all__,
 ]

@@ -1,4 +1,4 @@
-"""The ``dlkit`` command: ``dlkit train``, ``dlkit evaluate``, ``dlkit predict``.
+"""The ``dlkit`` command: train, evaluate, predict, charlm, sample, diagnose, runs, compare, tune.
 
 A user mistake (bad option, missing file, data of the wrong shape) is reported in one line on
 stderr with exit code 2, never a traceback.
@@ -19,7 +19,8 @@ def cli() -> None:
     """dlkit: the Deep Learning Specialization as a library and a command."""
 
 
-from dlkit.cli import evaluate, train  # noqa: E402,F401  (commands register on the group)
+# commands register on the group when imported
+from dlkit.cli import charlm, diagnose, evaluate, runs, train, tune  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,3 +48,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["UserError", "cli", "main"]
+

@@ -48,6 +48,11 @@ def evaluate(run: str, data: str | None) -> None:
     """Loss and metrics of a run's model: on its train/dev/test split, or on --data."""
     command = "evaluate"
     folder, config, model = load_run(run, command)
+    if config.get("task") == "charlm":
+        from dlkit.cli.charlm import evaluate_charlm
+
+        evaluate_charlm(folder, config, model, data)
+        return
     loss = config["loss"]
     metrics = ("accuracy", "precision", "recall", "f1") if config["task"] == "binary" \
         else ("accuracy", "f1")

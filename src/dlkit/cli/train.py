@@ -203,6 +203,10 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<time>].")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
+@click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
+              show_default=True, help="charlm: a character-level language model on --dataset "
+              "dinos (bundled) or a text file; the options that apply are forwarded to "
+              "dlkit charlm (see dlkit charlm -h).")
 def train(dataset: str, test_data: str | None, examples: int | None, noise: float | None,
           model: str, image_size: int | None, hidden: str, activation: str,
           init: str | None, optimizer: str,
@@ -211,8 +215,14 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           batch_size: int, l2: float, dropout: float, batch_norm: bool,
           standardize: bool | None, dev_size: float, test_size: float, flip: bool,
           crop: int | None, color_shift: float | None, rotate: float | None,
-          early_stopping: int | None, seed: int, out: str | None, progress: bool) -> None:
+          early_stopping: int | None, seed: int, out: str | None, progress: bool,
+          task: str) -> None:
     """Train a network, write a run folder, print the test accuracy."""
+    if task == "charlm":
+        from dlkit.cli.charlm import charlm_from_train
+
+        charlm_from_train(click.get_current_context())
+        return
     options = dict(locals())
     images = model in IMAGE_MODELS
     sizes = hidden_layers(model, hidden) if not images else []

@@ -5,7 +5,8 @@ Each recurrent layer is one fused op per call (``dlkit.ops.recurrent``), weights
 notes: ``weight`` (G n_a, n_a + n_x) acting on [a<t-1>, x<t>], gate blocks stacked in the
 notes' order (LSTM: forget, update, candidate, output; GRU: update, relevance, candidate),
 ``bias`` (G n_a,). Initialization as PyTorch: U(-1/sqrt(n_a), 1/sqrt(n_a)); the LSTM's forget
-bias starts at 1 (as Keras), so early gradients are not forgotten.
+bias starts at 1 (as Keras), so early gradients are not forgotten. ``GRU(reset_after=True)`` is
+PyTorch's (and Keras') GRU candidate, with one more parameter ``recurrent_bias`` (n_a,).
 """
 
 from __future__ import annotations
@@ -70,11 +71,15 @@ class _RecurrentLayer(Module):
                              f"{len(states)}")
         return states
 
+    def _op_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of the op (the reset-after GRU's)."""
+        return {}
+
     def forward(self, x: Any, initial_state: Any = None, mask: Any = None) -> Any:
         x = as_tensor(x)
         fn = getattr(R, self.kind)
         outs = fn(x, self.weight, self.bias, *self._initial(x, initial_state), mask=mask,
-                  reverse=self.go_backwards)
+                  reverse=self.go_backwards, **self._op_options())
         seq, finals = outs[0], list(outs[1:])
         if self.stateful:  # carried to the next batch, cut from this batch's tape
             self.states = [s.detach() for s in finals]
@@ -104,9 +109,36 @@ class RNN(_RecurrentLayer):
 
 @register
 class GRU(_RecurrentLayer):
-    """The notes' full GRU (update and relevance gates); the state c<t> is the output."""
+    """The notes' full GRU (update and relevance gates); the state c<t> is the output.
+
+    ``reset_after=True``: the relevance gate acts after the candidate's matrix product,
+    c~ = tanh(W_cx x + bc + Gr * (W_ca c<t-1> + b_ca)), with b_ca the extra parameter
+    ``recurrent_bias`` (n_a,): PyTorch's nn.GRU and Keras' default (see
+    ``dlkit.io.load_torch_rnn``). The notes' form (False) is the default."""
 
     kind = "gru"
+
+    def __init__(self, n_x: int, n_a: int, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False,
+                 stateful: bool = False, dtype: Any = None, reset_after: bool = False) -> None:
+        super().__init__(n_x, n_a, return_sequences, return_state, go_backwards, stateful,
+                         dtype)
+        self.reset_after = bool(reset_after)
+        if self.reset_after:
+            bound = 1 / np.sqrt(n_a)
+            self.recurrent_bias = Parameter(
+                generator().uniform(-bound, bound, n_a).astype(self.weight.dtype))
+
+    def _op_options(self) -> dict[str, Any]:
+        if not self.reset_after:
+            return {}
+        return {"reset_after": True, "recurrent_bias": self.recurrent_bias}
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", reset_after=True" if self.reset_after else "")
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(super().get_config(), reset_after=self.reset_after)
 
 
 @register

@@ -28,6 +28,7 @@ from dlkit.ops.loss import (
     cross_entropy,
     mse_loss,
 )
+from dlkit.ops.multilabel import multilabel_bce_with_logits
 from dlkit.ops.normalization import batch_norm
 from dlkit.ops.pool import (
     avg_pool1d,
@@ -63,5 +64,5 @@ __all__ = [
     "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
     "conv1d", "conv2d", "conv3d", "depthwise_conv2d", "zero_pad", "avg_pool1d", "avg_pool2d",
     "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d", "gru", "lstm",
-    "rnn",
+    "rnn", "multilabel_bce_with_logits",
 ]

@@ -14,6 +14,8 @@ each step then does one GEMM of the previous state for all gates.
 - GRU:  update, relevance, candidate                                         (G = 3)
         Gu = sigma(Wu [c, x] + bu), Gr = sigma(Wr [c, x] + br),
         c~ = tanh(Wc [Gr * c<t-1>, x] + bc);  c<t> = Gu * c~ + (1 - Gu) * c<t-1>;  a<t> = c<t>
+        ``reset_after`` (PyTorch's and Keras' form, applies Gr after the matrix product, with
+        its own recurrent candidate bias b_ca): c~ = tanh(W_cx x + bc + Gr * (W_ca c + b_ca)).
 
 A mask (m, T) of 0/1 skips padded steps: there the state is carried over unchanged (and the
 output repeats it), as Keras' masking.
@@ -49,35 +51,40 @@ class _Recurrent(Function):
     def steps(self, T: int) -> range:
         return range(T - 1, -1, -1) if self.reverse else range(T)
 
-    def project_inputs(self, x, w, b):
-        """X W_x^T + b for all steps at once: (T, m, G n_a) (time-major for the loop)."""
+    def project_inputs(self, x, w, b, step_order=False):
+        """X W_x^T + b for all steps at once: (T, m, G n_a), time-major for the loop; with
+        ``step_order``, indexed by step (time reversed when ``reverse``)."""
         m, T, n_x = x.shape
         n_a = w.shape[1] - n_x
         self.m, self.T, self.n_x, self.n_a = m, T, n_x, n_a
         self.x, self.w = x, w
         self.w_a, self.w_x = w[:, :n_a], w[:, n_a:]
-        xt = x.transpose(1, 0, 2).reshape(T * m, n_x)
-        proj = xt @ self.w_x.T
+        self.flipped = step_order and self.reverse  # rows of proj and xt: steps, not times
+        xs = x[:, ::-1] if self.flipped else x
+        self.xt = xs.transpose(1, 0, 2).reshape(T * m, n_x)  # kept for dW_x
+        proj = self.xt @ self.w_x.T
         proj += b
         return proj.reshape(T, m, -1)
 
     def step_mask(self, t: int) -> Any:
         return None if self.mask is None else self.mask[:, t, None]
 
-    def finish_grads(self, dz_all, a_prev_all, gx_extra=None):
+    def finish_grads(self, dz_all, a_prev_all, dz_rec=None):
         """dW, db and dX from the pre-activation gradients of all steps, in three GEMMs:
         dW_a = sum_t dz<t>^T a<t-1>,  dW_x = sum_t dz<t>^T x<t>,  db = sum_t dz<t>,
-        dx<t> = dz<t> W_x."""
+        dx<t> = dz<t> W_x. ``dz_rec``: the gradient of the recurrent products W_a a<t-1>
+        where it differs from dz (the reset-after GRU's candidate block). dz_all and
+        a_prev_all are indexed as ``project_inputs`` made its rows (by time or by step)."""
         xp = array_module(dz_all)
         T, m, g = dz_all.shape
         dz2 = dz_all.reshape(T * m, g)
+        dr2 = dz2 if dz_rec is None else dz_rec.reshape(T * m, g)
         gw = xp.empty_like(self.w)
-        gw[:, :self.n_a] = dz2.T @ a_prev_all.reshape(T * m, self.n_a)
-        xt = self.x.transpose(1, 0, 2).reshape(T * m, self.n_x)
-        gw[:, self.n_a:] = dz2.T @ xt
+        gw[:, :self.n_a] = dr2.T @ a_prev_all.reshape(T * m, self.n_a)
+        gw[:, self.n_a:] = dz2.T @ self.xt
         gb = dz2.sum(axis=0)
-        gx = (dz2 @ self.w_x).reshape(T, m, self.n_x).transpose(1, 0, 2)
-        return gx, gw, gb
+        gx = (dz2 @ self.w_x).reshape(T, m, self.n_x)
+        return (gx[::-1] if self.flipped else gx).transpose(1, 0, 2), gw, gb
 
 
 class RNNSequence(_Recurrent):
@@ -133,81 +140,111 @@ class LSTMSequence(_Recurrent):
     """The notes' LSTM over a sequence. Backward per step (the notes' lstm_cell_backward):
     dc = dc_next + da Go (1 - tanh(c)^2);  dGo = da tanh(c);  dGf = dc c<t-1>;
     dGu = dc c~;  dc~ = dc Gu;  dz = [dGf Gf(1-Gf), dGu Gu(1-Gu), dc~ (1-c~^2), dGo Go(1-Go)];
-    da_next = dz W_a;  dc_next = dc Gf."""
+    da_next = dz W_a;  dc_next = dc Gf.
+
+    The hot loop (one GEMM and a few in-place element-wise passes a step, both directions)
+    writes into buffers allocated once per call; the sigmoid gates use
+    sigma(z) = (1 + tanh(z / 2)) / 2, so one tanh covers all four gate blocks."""
 
     def forward(self, x, w, b, a0, c0):
         xp = array_module(x)
-        proj = self.project_inputs(x, w, b)
+        # W_x x<t> + b for all steps, in step order (T, m, 4 n_a); each step turns its row
+        # into z, then, in place, into the gates Gf, Gu, c~, Go
+        gates = self.project_inputs(x, w, b, step_order=True)
         T, m, n = self.T, self.m, self.n_a
-        gates = xp.empty((T, m, 4 * n), dtype=x.dtype)  # post-activation Gf, Gu, c~, Go
-        a_all = xp.empty((T + 1, m, n), dtype=x.dtype)
+        w_a_t = xp.ascontiguousarray(self.w_a.T)  # (n_a, 4 n_a), contiguous: a faster GEMM
+        a_all = xp.empty((T + 1, m, n), dtype=x.dtype)  # a<0>, then a<t> in step order
         c_all = xp.empty((T + 1, m, n), dtype=x.dtype)
         tanh_c = xp.empty((T, m, n), dtype=x.dtype)
         a_all[0], c_all[0] = a0, c0
-        out = xp.empty((m, T, n), dtype=x.dtype)
+        uc = xp.empty((m, n), dtype=x.dtype)
         for k, t in enumerate(self.steps(T)):
             a_prev, c_prev = a_all[k], c_all[k]
-            z = proj[t]
-            z += a_prev @ self.w_a.T
             g = gates[k]
-            g[:, :2 * n] = stable_sigmoid(z[:, :2 * n])
-            g[:, 2 * n:3 * n] = xp.tanh(z[:, 2 * n:3 * n])
-            g[:, 3 * n:] = stable_sigmoid(z[:, 3 * n:])
-            c = g[:, :n] * c_prev
-            c += g[:, n:2 * n] * g[:, 2 * n:3 * n]
-            th = xp.tanh(c)
-            a = g[:, 3 * n:] * th
+            g += a_prev @ w_a_t  # z = W [a<t-1>, x<t>] + b
+            g[:, :2 * n] *= 0.5  # the sigmoid blocks take tanh(z / 2)
+            g[:, 3 * n:] *= 0.5
+            xp.tanh(g, out=g)  # c~ = tanh(z_c) as it is
+            gf, gu, cc, go = g[:, :n], g[:, n:2 * n], g[:, 2 * n:3 * n], g[:, 3 * n:]
+            for sig in (g[:, :2 * n], go):  # Gf, Gu, Go = (1 + tanh(z / 2)) / 2
+                sig += 1
+                sig *= 0.5
+            c, a = c_all[k + 1], a_all[k + 1]
+            xp.multiply(gf, c_prev, out=c)  # c<t> = Gf * c<t-1> + Gu * c~
+            c += xp.multiply(gu, cc, out=uc)
+            xp.multiply(go, xp.tanh(c, out=tanh_c[k]), out=a)  # a<t> = Go * tanh(c<t>)
             mk = self.step_mask(t)
-            if mk is not None:
-                c = mk * c + (1 - mk) * c_prev
-                a = mk * a + (1 - mk) * a_prev
-            tanh_c[k] = th
-            a_all[k + 1], c_all[k + 1] = a, c
-            out[:, t] = a
+            if mk is not None:  # padded: carry the state over
+                c[...] = mk * c + (1 - mk) * c_prev
+                a[...] = mk * a + (1 - mk) * a_prev
         self.gates, self.a_all, self.c_all, self.tanh_c = gates, a_all, c_all, tanh_c
+        in_time_order = a_all[:0:-1] if self.reverse else a_all[1:]
+        out = xp.ascontiguousarray(in_time_order.transpose(1, 0, 2))
         return out, a_all[T].copy(), c_all[T].copy()
 
     def backward(self, g_out, g_a_last, g_c_last):
         xp = array_module(g_out)
         T, m, n = self.T, self.m, self.n_a
-        dz_all = xp.empty((T, m, 4 * n), dtype=g_out.dtype)
-        a_prev_all = xp.empty((T, m, n), dtype=g_out.dtype)
-        da_next, dc_next = g_a_last.copy(), g_c_last.copy()
+        dz_all = xp.empty((T, m, 4 * n), dtype=g_out.dtype)  # in step order
+        da, dc_next = g_a_last.copy(), g_c_last.copy()
+        dc, tmp = xp.empty((m, n), dtype=g_out.dtype), xp.empty((m, n), dtype=g_out.dtype)
+        d_sig = xp.empty((m, 4 * n), dtype=g_out.dtype)
         order = self.steps(T)
         for k in reversed(range(T)):
             t = order[k]
-            da = g_out[:, t] + da_next
-            dc_in = dc_next
+            da += g_out[:, t]  # da<t>: from the output y<t> and from step t + 1
             mk = self.step_mask(t)
-            if mk is not None:
-                carry_a, carry_c = (1 - mk) * da, (1 - mk) * dc_in
-                da, dc_in = mk * da, mk * dc_in
-            g = self.gates[k]
+            if mk is not None:  # padded: the gradient passes to the state it carried
+                carry_a, carry_c = (1 - mk) * da, (1 - mk) * dc_next
+                da *= mk
+                dc_next *= mk
+            g, th, c_prev = self.gates[k], self.tanh_c[k], self.c_all[k]
             gf, gu, cc, go = g[:, :n], g[:, n:2 * n], g[:, 2 * n:3 * n], g[:, 3 * n:]
-            th = self.tanh_c[k]
-            dc = dc_in + da * go * (1 - th * th)
-            dz = dz_all[t]
-            dz[:, :n] = _sigmoid_grad_(dc * self.c_all[k], gf)
-            dz[:, n:2 * n] = _sigmoid_grad_(dc * cc, gu)
-            dz[:, 2 * n:3 * n] = dc * gu * (1 - cc * cc)
-            dz[:, 3 * n:] = _sigmoid_grad_(da * th, go)
-            a_prev_all[t] = self.a_all[k]
-            da_next = dz @ self.w_a
-            dc_next = dc * gf
+            dz = dz_all[k]
+            xp.subtract(1, g, out=d_sig)
+            d_sig *= g  # G (1 - G), sigma' of the three sigmoid gates (one pass over the row)
+            xp.multiply(th, th, out=dc)  # dc = dc_next + da Go (1 - tanh(c)^2)
+            xp.subtract(1, dc, out=dc)
+            dc *= go
+            dc *= da
+            dc += dc_next
+            xp.multiply(dc, c_prev, out=tmp)  # dz_f = dGf Gf(1-Gf), dGf = dc c<t-1>
+            xp.multiply(tmp, d_sig[:, :n], out=dz[:, :n])
+            xp.multiply(dc, cc, out=tmp)  # dz_u = dGu Gu(1-Gu), dGu = dc c~
+            xp.multiply(tmp, d_sig[:, n:2 * n], out=dz[:, n:2 * n])
+            xp.multiply(cc, cc, out=tmp)  # dz_c = dc~ (1 - c~^2), dc~ = dc Gu
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= gu
+            xp.multiply(tmp, dc, out=dz[:, 2 * n:3 * n])
+            xp.multiply(da, th, out=tmp)  # dz_o = dGo Go(1-Go), dGo = da tanh(c)
+            xp.multiply(tmp, d_sig[:, 3 * n:], out=dz[:, 3 * n:])
+            xp.multiply(dc, gf, out=dc_next)  # dc_next = dc Gf
+            da = dz @ self.w_a  # da_next = dz W_a
             if mk is not None:
-                da_next += carry_a
+                da += carry_a
                 dc_next += carry_c
-        gx, gw, gb = self.finish_grads(dz_all, a_prev_all)
-        return gx, gw, gb, da_next, dc_next
+        gx, gw, gb = self.finish_grads(dz_all, self.a_all[:T])
+        return gx, gw, gb, da, dc_next
 
 
 class GRUSequence(_Recurrent):
     """The notes' full GRU (relevance gate inside the candidate's matrix product). Backward
     per step: dc~ = dc Gu;  dGu = dc (c~ - c<t-1>);  dz_c = dc~ (1 - c~^2);
     d(Gr c<t-1>) = dz_c W_ca;  dGr = d(Gr c<t-1>) c<t-1>;  dz_u, dz_r = sigmoid' terms;
-    dc_next = dc (1 - Gu) + d(Gr c<t-1>) Gr + [dz_u, dz_r] W_a[:2 n_a]."""
+    dc_next = dc (1 - Gu) + d(Gr c<t-1>) Gr + [dz_u, dz_r] W_a[:2 n_a].
 
-    def forward(self, x, w, b, c0):
+    ``reset_after``: c~ = tanh(W_cx x<t> + bc + Gr * h_c), h_c = W_ca c<t-1> + b_ca (one more
+    input, b_ca (n_a,)); then dh_c = dz_c Gr;  dGr = dz_c h_c;  db_ca = sum_t dh_c;
+    dc_next = dc (1 - Gu) + [dz_u, dz_r, dh_c] W_a (one GEMM per step)."""
+
+    def __init__(self, mask: Any = None, reverse: bool = False,
+                 reset_after: bool = False) -> None:
+        super().__init__(mask, reverse)
+        self.reset_after = reset_after
+
+    def forward(self, x, w, b, c0, b_ca=None):
+        if self.reset_after:
+            return self._forward_reset_after(x, w, b, c0, b_ca)
         xp = array_module(x)
         proj = self.project_inputs(x, w, b)
         T, m, n = self.T, self.m, self.n_a
@@ -236,7 +273,41 @@ class GRUSequence(_Recurrent):
         self.gates, self.c_all = gates, c_all
         return out, c_all[T].copy()
 
+    def _forward_reset_after(self, x, w, b, c0, b_ca):
+        xp = array_module(x)
+        proj = self.project_inputs(x, w, b)
+        T, m, n = self.T, self.m, self.n_a
+        gates = xp.empty((T, m, 3 * n), dtype=x.dtype)  # Gu, Gr, c~
+        h_c = xp.empty((T, m, n), dtype=x.dtype)  # W_ca c<t-1> + b_ca, per step
+        c_all = xp.empty((T + 1, m, n), dtype=x.dtype)
+        c_all[0] = c0
+        out = xp.empty((m, T, n), dtype=x.dtype)
+        for k, t in enumerate(self.steps(T)):
+            c_prev = c_all[k]
+            h = c_prev @ self.w_a.T  # all three blocks in one GEMM
+            z = proj[t]
+            z[:, :2 * n] += h[:, :2 * n]
+            g = gates[k]
+            g[:, :2 * n] = stable_sigmoid(z[:, :2 * n])
+            hc = h_c[k]
+            xp.add(h[:, 2 * n:], b_ca, out=hc)
+            z_c = z[:, 2 * n:]
+            z_c += g[:, n:2 * n] * hc
+            g[:, 2 * n:] = xp.tanh(z_c)
+            gu = g[:, :n]
+            c = gu * g[:, 2 * n:]
+            c += (1 - gu) * c_prev
+            mk = self.step_mask(t)
+            if mk is not None:
+                c = mk * c + (1 - mk) * c_prev
+            c_all[k + 1] = c
+            out[:, t] = c
+        self.gates, self.c_all, self.h_c = gates, c_all, h_c
+        return out, c_all[T].copy()
+
     def backward(self, g_out, g_last):
+        if self.reset_after:
+            return self._backward_reset_after(g_out, g_last)
         xp = array_module(g_out)
         T, m, n = self.T, self.m, self.n_a
         w_ur, w_c = self.w_a[:2 * n], self.w_a[2 * n:]
@@ -275,15 +346,48 @@ class GRUSequence(_Recurrent):
         for blk in range(3):
             s = slice(blk * n, (blk + 1) * n)
             gw[s, :n] = dz2[:, s].T @ h2[:, s]
-        xt = self.x.transpose(1, 0, 2).reshape(T * m, self.n_x)
-        gw[:, n:] = dz2.T @ xt
+        gw[:, n:] = dz2.T @ self.xt
         gb = dz2.sum(axis=0)
         gx = (dz2 @ self.w_x).reshape(T, m, self.n_x).transpose(1, 0, 2)
         return gx, gw, gb, dc_next
 
+    def _backward_reset_after(self, g_out, g_last):
+        xp = array_module(g_out)
+        T, m, n = self.T, self.m, self.n_a
+        dz_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)  # pre-activations: x, b
+        dh_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)  # recurrent products: W_a
+        c_prev_all = xp.empty((T, m, n), dtype=g_out.dtype)
+        dc_next = g_last.copy()
+        order = self.steps(T)
+        for k in reversed(range(T)):
+            t = order[k]
+            dc = g_out[:, t] + dc_next
+            mk = self.step_mask(t)
+            if mk is not None:
+                carry = (1 - mk) * dc
+                dc = mk * dc
+            g = self.gates[k]
+            gu, gr, cc = g[:, :n], g[:, n:2 * n], g[:, 2 * n:]
+            c_prev = self.c_all[k]
+            dz, dh = dz_all[t], dh_all[t]
+            dz_c = dz[:, 2 * n:]
+            xp.multiply(dc * gu, 1 - cc * cc, out=dz_c)
+            xp.multiply(dz_c, gr, out=dh[:, 2 * n:])
+            dz[:, :n] = _sigmoid_grad_(dc * (cc - c_prev), gu)
+            dz[:, n:2 * n] = _sigmoid_grad_(dz_c * self.h_c[k], gr)
+            dh[:, :2 * n] = dz[:, :2 * n]
+            dc_next = dc * (1 - gu)
+            dc_next += dh @ self.w_a
+            if mk is not None:
+                dc_next += carry
+            c_prev_all[t] = c_prev
+        gx, gw, gb = self.finish_grads(dz_all, c_prev_all, dz_rec=dh_all)
+        g_bca = dh_all[:, :, 2 * n:].sum(axis=(0, 1))
+        return gx, gw, gb, dc_next, g_bca
+
 
 def _check(name: str, kind: str, x: Tensor, w: Tensor, b: Tensor, states: list[Tensor],
-           mask: Any) -> None:
+           mask: Any, recurrent_bias: Tensor | None = None) -> None:
     G = GATES[kind]
     if x.ndim != 3:
         hint = "; a single sequence? add the batch axis: x[None]" if x.ndim == 2 else ""
@@ -306,6 +410,9 @@ def _check(name: str, kind: str, x: Tensor, w: Tensor, b: Tensor, states: list[T
                              f"{s.shape}")
     if mask is not None and tuple(mask.shape) != (m, T):
         raise ShapeError(f"{name}: expected mask of shape ({m}, {T}), got {tuple(mask.shape)}")
+    if recurrent_bias is not None and recurrent_bias.shape != (n_a,):
+        raise ShapeError(f"{name}: expected recurrent_bias (b_ca) of shape ({n_a},), got "
+                         f"{recurrent_bias.shape}")
 
 
 def _prepare(name: str, kind: str, x: Any, w: Any, b: Any, states: list[Any],
@@ -338,9 +445,21 @@ def lstm(x: Any, w: Any, b: Any, a0: Any = None, c0: Any = None, mask: Any = Non
     return LSTMSequence(mask, reverse)(x, w, b, a0, c0)
 
 
-def gru(x: Any, w: Any, b: Any, c0: Any = None, mask: Any = None,
-        reverse: bool = False) -> tuple[Tensor, Tensor]:
+def gru(x: Any, w: Any, b: Any, c0: Any = None, mask: Any = None, reverse: bool = False,
+        reset_after: bool = False, recurrent_bias: Any = None) -> tuple[Tensor, Tensor]:
     """GRU (the notes' full GRU) over x (m, T, n_x): returns (c (m, T, n_a), c<T>).
-    W (3 n_a, n_a + n_x): gate blocks update, relevance, candidate."""
+    W (3 n_a, n_a + n_x): gate blocks update, relevance, candidate.
+
+    ``reset_after=True``: PyTorch's (and Keras') candidate, with the relevance gate applied
+    after the matrix product: c~ = tanh(W_cx x + bc + Gr * (W_ca c<t-1> + b_ca)), where
+    ``recurrent_bias`` is b_ca (n_a,) (zeros when None)."""
+    if recurrent_bias is not None and not reset_after:
+        raise ValueError("gru: recurrent_bias (b_ca) is used only with reset_after=True")
     x, w, b, (c0,), mask = _prepare("gru", "gru", x, w, b, [c0], mask)
-    return GRUSequence(mask, reverse)(x, w, b, c0)
+    if not reset_after:
+        return GRUSequence(mask, reverse)(x, w, b, c0)
+    if recurrent_bias is None:
+        recurrent_bias = Tensor(array_module(x.data).zeros(w.shape[0] // 3, x.dtype))
+    recurrent_bias = as_tensor(recurrent_bias)
+    _check("gru", "gru", x, w, b, [c0], mask, recurrent_bias)
+    return GRUSequence(mask, reverse, reset_after=True)(x, w, b, c0, recurrent_bias)

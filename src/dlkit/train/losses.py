@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dlkit.ops import loss as L
+from dlkit.ops.multilabel import multilabel_bce_with_logits
 from dlkit.tensor import Tensor
 
 
 @dataclass(frozen=True)
 class LossSpec:
-    """A loss and what the model outputs for it: "logits", "probabilities" or "values"."""
+    """A loss and what the model outputs for it: "logits", "probabilities", "values", or
+    "multilabel" (one logit per label, labels may be missing: NaN or -1)."""
 
     fn: Callable[[Tensor, Tensor], Tensor]
     output: str
@@ -26,6 +28,9 @@ LOSSES: dict[str, LossSpec] = {
     "cross_entropy": LossSpec(L.cross_entropy, "logits", "cross_entropy"),
     "mse": LossSpec(L.mse_loss, "values", "mse"),
 }
+LOSSES["multilabel_bce_with_logits"] = LossSpec(
+    multilabel_bce_with_logits, "multilabel", "multilabel_bce_with_logits")
+LOSSES["multilabel_bce"] = LOSSES["multi_task"] = LOSSES["multilabel_bce_with_logits"]
 LOSSES["bce_logits"] = LOSSES["binary_cross_entropy_with_logits"]
 LOSSES["bce"] = LOSSES["binary_cross_entropy"]
 LOSSES["mse_loss"] = LOSSES["mse"]

@@ -1,0 +1,49 @@
+"""Text: vocabularies, the character-level language model, sampling, perplexity (course 5).
+
+- ``CharVocab`` / ``WordVocab``: tokens <-> ids with ``<PAD>`` (0), ``<UNK>`` (1), ``<EOS>`` (2);
+  JSON files (``save`` / ``load_vocab``).
+- ``CharLM``: Embedding -> RNN / GRU / LSTM -> per-step logits (a registered module:
+  ``dl.io.save`` / ``dl.io.load``).
+- ``lm_batch``, ``tbptt_chunks``: padded, masked batches of lines; a stream in chunks.
+- ``fit_lines`` / ``fit_stream`` (truncated BPTT), with gradient clipping; ``SampleText``
+  prints samples as the model trains.
+- ``sample`` / ``sample_many`` (temperature, top-k, seeded), ``perplexity``.
+- ``dinosaur_names()``: the course's 1536 names, bundled.
+"""
+
+from dlkit.text.batching import lm_batch, lm_pair, pad_sequences, padding_mask, tbptt_chunks
+from dlkit.text.charlm import CELLS, CharLM
+from dlkit.text.corpus import bundled_text, dinosaur_names, read_lines, read_text, split_lines
+from dlkit.text.sampling import (
+    evaluating,
+    lm_loss,
+    next_token_probabilities,
+    perplexity,
+    sample,
+    sample_ids,
+    sample_many,
+    stream_loss,
+)
+from dlkit.text.training import SampleText, fit_lines, fit_stream
+from dlkit.text.vocab import (
+    EOS,
+    EOS_ID,
+    PAD,
+    PAD_ID,
+    SPECIALS,
+    UNK,
+    UNK_ID,
+    CharVocab,
+    Vocab,
+    WordVocab,
+    load_vocab,
+)
+
+__all__ = [
+    "CELLS", "EOS", "EOS_ID", "PAD", "PAD_ID", "SPECIALS", "UNK", "UNK_ID", "CharLM",
+    "CharVocab", "SampleText", "Vocab", "WordVocab", "bundled_text", "dinosaur_names",
+    "evaluating", "fit_lines", "fit_stream", "lm_batch", "lm_loss", "lm_pair", "load_vocab",
+    "next_token_probabilities", "pad_sequences", "padding_mask", "perplexity", "read_lines",
+    "read_text", "sample", "sample_ids", "sample_many", "split_lines", "stream_loss",
+    "tbptt_chunks",
+]
