@@ -21,6 +21,7 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
+from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
 _FEW_CHANNELS = 8  # below this, columns are built offset-major (K, N)
@@ -140,7 +141,7 @@ class ConvNd(Function):
         if self.needs_grad(1):
             gw = (self.cols @ g2 if self.few else self.cols.T @ g2).reshape(self.w.shape)
         if self.has_bias and self.needs_grad(2):
-            gb = g2.sum(axis=0)
+            gb = column_sums(g2)
         if self.needs_grad(0):
             kernel = self.w.shape[:d]
             if any(s > 1 for s in self.stride):  # put dZ back on the input's grid

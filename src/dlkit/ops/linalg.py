@@ -6,6 +6,7 @@ from typing import Any
 
 from dlkit.backend import array_module
 from dlkit.errors import shape_error, transpose_hint
+from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
 
@@ -85,7 +86,7 @@ class Linear(Function):
             gy2 = gy.reshape(-1, gy.shape[-1])
             gw = gy2.T @ x.reshape(-1, x.shape[-1])
         if self.has_bias and self.needs_grad(2):
-            gb = gy.reshape(-1, gy.shape[-1]).sum(axis=0)
+            gb = column_sums(gy.reshape(-1, gy.shape[-1]))
         return gx, gw, gb
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
 from dlkit.ops.activation import stable_sigmoid
+from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -82,7 +83,7 @@ class _Recurrent(Function):
         gw = xp.empty_like(self.w)
         gw[:, :self.n_a] = dr2.T @ a_prev_all.reshape(T * m, self.n_a)
         gw[:, self.n_a:] = dz2.T @ self.xt
-        gb = dz2.sum(axis=0)
+        gb = column_sums(dz2)
         gx = (dz2 @ self.w_x).reshape(T, m, self.n_x)
         return (gx[::-1] if self.flipped else gx).transpose(1, 0, 2), gw, gb
 
@@ -347,7 +348,7 @@ class GRUSequence(_Recurrent):
             s = slice(blk * n, (blk + 1) * n)
             gw[s, :n] = dz2[:, s].T @ h2[:, s]
         gw[:, n:] = dz2.T @ self.xt
-        gb = dz2.sum(axis=0)
+        gb = column_sums(dz2)
         gx = (dz2 @ self.w_x).reshape(T, m, self.n_x).transpose(1, 0, 2)
         return gx, gw, gb, dc_next
 
