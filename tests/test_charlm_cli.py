@@ -163,3 +163,15 @@ def test_sample_from_a_subprocess(run):
     out = subprocess.run([sys.executable, "-m", "dlkit.cli", "sample", str(run), "--n", "2",
                           "--seed", "1"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and len(out.stdout.splitlines()) == 2, out.stderr
+
+
+def test_sample_takes_the_run_as_model_option_too(tmp_path, capsys):
+    from dlkit.cli import main
+
+    run = tmp_path / "run"
+    assert main(["charlm", "--epochs", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["sample", "--model", str(run), "--n", "2", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["sample"]) == 2
+    assert "once" in capsys.readouterr().err

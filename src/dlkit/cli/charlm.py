@@ -310,7 +310,8 @@ def charlm(**options: Any) -> None:
 
 
 @cli.command()
-@click.argument("run")
+@click.argument("run", required=False)
+@click.option("--model", "model_run", default=None, help="The run folder (instead of RUN).")
 @click.option("--n", "-n", "n", type=click.IntRange(1), default=10, show_default=True,
               help="How many texts to draw.")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
@@ -321,9 +322,13 @@ def charlm(**options: Any) -> None:
 @click.option("--prefix", default="", help="Start every text with this.")
 @click.option("--seed", type=int, default=None, help="Repeat the same draws [default: new "
               "draws each run].")
-def sample(run: str, n: int, temperature: float, top_k: int | None, max_len: int, prefix: str,
-           seed: int | None) -> None:
+def sample(run: str | None, model_run: str | None, n: int, temperature: float,
+           top_k: int | None, max_len: int, prefix: str, seed: int | None) -> None:
     """Draw texts from the language model of a `dlkit charlm` run folder, one a line."""
+    if (run is None) == (model_run is None):
+        raise UserError("give the run folder once: dlkit sample RUN or dlkit sample --model RUN",
+                        "sample")
+    run = run if run is not None else model_run
     folder = rf.run_folder(run, SAMPLE)
     if not (folder / VOCAB).exists():
         raise UserError(f"{run!r} has no {VOCAB}: pass a folder written by dlkit charlm", SAMPLE)
