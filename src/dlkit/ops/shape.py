@@ -145,11 +145,30 @@ class GetItem(Function):
         g = xp.zeros(self.in_shape, dtype=gy.dtype)
         if _is_basic_index(self.index):
             g[self.index] = gy
-        elif xp is np:
-            np.add.at(g, self.index, gy)
-        else:  # CuPy's equivalent of np.add.at
-            xp.add.at(g, self.index, gy)
+        elif xp is np and _is_row_gather(self.index):
+            _scatter_add_rows(g, self.index, gy)
+        else:
+            xp.add.at(g, self.index, gy)  # (CuPy has add.at too)
         return g
+
+
+def _is_row_gather(index: Any) -> bool:
+    """An integer array picking whole rows (axis 0): an embedding lookup."""
+    return isinstance(index, np.ndarray) and index.dtype.kind in "iu"
+
+
+def _scatter_add_rows(g: np.ndarray, index: np.ndarray, gy: np.ndarray) -> None:
+    """g[index[k]] += gy[k] for every k, repeated rows summed: the rows of gy sorted by
+    their index and summed per index with one ``add.reduceat`` (several times faster than
+    ``np.add.at``, which works one element at a time)."""
+    flat = index.reshape(-1)
+    if flat.size == 0:
+        return
+    rows = gy.reshape(flat.size, -1)
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    g.reshape(g.shape[0], -1)[ordered[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
