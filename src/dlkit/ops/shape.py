@@ -172,6 +172,8 @@ def _scatter_add_rows(g: np.ndarray, index: np.ndarray, gy: np.ndarray) -> None:
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
+    """x with a new ``shape`` (same number of entries, -1 inferred);
+    dx = dy reshaped back."""
     return Reshape(tuple(shape))(as_tensor(x))
 
 
@@ -183,10 +185,13 @@ def flatten(x: Any, start_dim: int = 0) -> Tensor:
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+    """x with its axes permuted (reversed when ``axes`` is None);
+    dx = dy permuted back."""
     return Transpose(tuple(axes) if axes is not None else None)(as_tensor(x))
 
 
 def swapaxes(x: Any, a: int, b: int) -> Tensor:
+    """x with axes ``a`` and ``b`` exchanged;  dx = dy with them exchanged back."""
     x = as_tensor(x)
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
@@ -194,6 +199,7 @@ def swapaxes(x: Any, a: int, b: int) -> Tensor:
 
 
 def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Tensor:
+    """x without its axes of length 1 (or only ``axis``);  dx = dy reshaped back."""
     x = as_tensor(x)
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
@@ -207,22 +213,29 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Tensor:
 
 
 def unsqueeze(x: Any, axis: int) -> Tensor:
+    """x with a new axis of length 1 at ``axis``;  dx = dy with it removed."""
     x = as_tensor(x)
     axis = axis % (x.ndim + 1)
     return Reshape(x.shape[:axis] + (1,) + x.shape[axis:])(x)
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """x repeated to ``shape`` by broadcasting (no copy);
+    dx = dy summed over the broadcast axes."""
     return BroadcastTo(tuple(shape))(as_tensor(x))
 
 
 def concat(xs: Sequence[Any], axis: int = 0) -> Tensor:
+    """The tensors joined along ``axis`` (equal shapes elsewhere);
+    each dx is its slice of dy."""
     if len(xs) == 0:
         raise ValueError("concat: expected at least one tensor, got none")
     return Concat(axis)(*[as_tensor(x) for x in xs])
 
 
 def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
+    """The tensors (equal shapes) stacked along a new ``axis``;
+    each dx is its slice of dy."""
     if len(xs) == 0:
         raise ValueError("stack: expected at least one tensor, got none")
     return Stack(axis)(*[as_tensor(x) for x in xs])
@@ -234,6 +247,9 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
 
 
 def getitem(x: Any, index: Any) -> Tensor:
+    """y = x[index] (basic slicing or integer / boolean arrays, NumPy's rules);
+    dx = zeros of x's shape with dy scattered back, summed where an index repeats (an
+    embedding lookup ``E[idx]`` is this op)."""
     if isinstance(index, Tensor):
         index = index.data
     elif isinstance(index, tuple):
