@@ -102,7 +102,7 @@ class Pow(Function):
 
 
 class Neg(Function):
-    """y = -x;  dx = -dy."""
+    """y = -x (the negation, elementwise);  dx = -dy."""
 
     def forward(self, x):
         return -x
@@ -255,7 +255,7 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors the operator's name
 
 
 def neg(x: Any) -> Tensor:
-    """y = -x;  dx = -dy."""
+    """y = -x (the negation, elementwise);  dx = -dy."""
     return Neg()(as_tensor(x))
 
 
