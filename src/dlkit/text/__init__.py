@@ -47,3 +47,16 @@ __all__ = [
     "read_text", "sample", "sample_ids", "sample_many", "split_lines", "stream_loss",
     "tbptt_chunks",
 ]
+
+# --- seq2seq (course 5 week 3): BLEU, decoding, dates, beam-search error analysis ---
+from dlkit.text.bleu import (  # noqa: E402
+    BLEUScore,
+    bleu_score,
+    corpus_bleu,
+    modified_precision,
+    sentence_bleu,
+)
+
+__all__ += [
+    "BLEUScore", "bleu_score", "corpus_bleu", "modified_precision", "sentence_bleu",
+]
