@@ -56,7 +56,19 @@ from dlkit.text.bleu import (  # noqa: E402
     modified_precision,
     sentence_bleu,
 )
+from dlkit.text.decode import (  # noqa: E402
+    Hypothesis,
+    beam_search,
+    greedy_search,
+    lm_beam_search,
+    lm_step_fn,
+    sample_search,
+    select_state,
+    sequence_log_probs,
+)
 
 __all__ += [
-    "BLEUScore", "bleu_score", "corpus_bleu", "modified_precision", "sentence_bleu",
+    "BLEUScore", "Hypothesis", "beam_search", "bleu_score", "corpus_bleu", "greedy_search",
+    "lm_beam_search", "lm_step_fn", "modified_precision", "sample_search", "select_state",
+    "sentence_bleu", "sequence_log_probs",
 ]
