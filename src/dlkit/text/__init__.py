@@ -56,6 +56,7 @@ from dlkit.text.bleu import (  # noqa: E402
     modified_precision,
     sentence_bleu,
 )
+from dlkit.text.dates import date_pairs, format_date, human_vocab, machine_vocab  # noqa: E402
 from dlkit.text.decode import (  # noqa: E402
     Hypothesis,
     beam_search,
@@ -68,6 +69,7 @@ from dlkit.text.decode import (  # noqa: E402
 )
 
 __all__ += [
+    "date_pairs", "format_date", "human_vocab", "machine_vocab",
     "BLEUScore", "Hypothesis", "beam_search", "bleu_score", "corpus_bleu", "greedy_search",
     "lm_beam_search", "lm_step_fn", "modified_precision", "sample_search", "select_state",
     "sentence_bleu", "sequence_log_probs",
