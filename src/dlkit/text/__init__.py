@@ -67,8 +67,16 @@ from dlkit.text.decode import (  # noqa: E402
     select_state,
     sequence_log_probs,
 )
+from dlkit.text.seq2seq import (  # noqa: E402
+    Seq2Seq,
+    Seq2SeqStep,
+    Translator,
+    fit_seq2seq,
+    teacher_forcing,
+)
 
 __all__ += [
+    "Seq2Seq", "Seq2SeqStep", "Translator", "fit_seq2seq", "teacher_forcing",
     "date_pairs", "format_date", "human_vocab", "machine_vocab",
     "BLEUScore", "Hypothesis", "beam_search", "bleu_score", "corpus_bleu", "greedy_search",
     "lm_beam_search", "lm_step_fn", "modified_precision", "sample_search", "select_state",

@@ -19,13 +19,11 @@ bundles a model with its vocabularies: ``translate`` (greedy or beam search), ``
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from dlkit import train as _train
 from dlkit.data.loader import DataLoader
 from dlkit.errors import ShapeError
 from dlkit.nn.attention import SCORES, AttentionDecoder, AttentionModel
@@ -40,6 +38,8 @@ from dlkit.tensor import Tensor, no_grad
 from dlkit.text.bleu import bleu_score
 from dlkit.text.decode import beam_search, greedy_search, log_softmax_rows, sequence_log_probs
 from dlkit.text.vocab import PAD_ID, Vocab
+from dlkit.train.loop import fit
+from dlkit.train.step import Step, StepOutput
 
 CELLS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
 
@@ -207,10 +207,7 @@ def teacher_forcing(targets: np.ndarray, eos_id: int, pad_id: int = PAD_ID,
     return Y_in, Y_out
 
 
-_StepBase: Any = getattr(_train, "Step", object)
-
-
-class Seq2SeqStep(_StepBase):
+class Seq2SeqStep(Step):
     """``fit``'s step for batches (X, Y_in, Y_out): cross-entropy of the decoder's logits
     against Y_out, ``<PAD>`` ignored, weighted by the number of predicted tokens; logs the
     per-token accuracy. For models that do not read Y_in (``AttentionModel``) it is unused."""
@@ -229,29 +226,10 @@ class Seq2SeqStep(_StepBase):
         valid = Y_out != self.pad_id
         tokens = int(valid.sum())
         correct = float(((logits.data.argmax(-1) == Y_out) & valid).sum())
-        output_cls = getattr(_train, "StepOutput", None)
-        if output_cls is None:
-            return loss
-        return output_cls(loss, size=tokens, logs={"token_accuracy": correct / max(tokens, 1)})
+        return StepOutput(loss, size=tokens, logs={"token_accuracy": correct / max(tokens, 1)})
 
     def predict(self, model: Module, batch: Sequence[Any]) -> Any:
         return self.logits(model, batch)
-
-
-def _fit_has_step() -> bool:
-    return "step" in inspect.signature(_train.fit).parameters
-
-
-class _Packed(Module):
-    """Before ``fit`` had ``step=``: X and Y_in side by side in one array."""
-
-    def __init__(self, model: Module, T_x: int) -> None:
-        super().__init__()
-        self.model, self.T_x = model, T_x
-
-    def forward(self, XY: Any) -> Tensor:
-        XY = np.asarray(getattr(XY, "data", XY)).astype(np.int64)
-        return Seq2SeqStep().logits(self.model, (XY[:, :self.T_x], XY[:, self.T_x:]))
 
 
 def fit_seq2seq(model: Module, optimizer: Any, X: np.ndarray, Y_in: np.ndarray,
@@ -261,30 +239,13 @@ def fit_seq2seq(model: Module, optimizer: Any, X: np.ndarray, Y_in: np.ndarray,
                 pad_id: int = PAD_ID, verbose: int = 0) -> Any:
     """Train through ``dl.train.fit`` with ``Seq2SeqStep`` (batches (X, Y_in, Y_out) from a
     shuffled ``DataLoader``). Returns the History."""
-    step = Seq2SeqStep(pad_id)
-    if _fit_has_step():
-        loader = DataLoader(X, Y_in, Y_out, batch_size=batch_size, shuffle=True)
-        val = None
-        if validation is not None:
-            val = DataLoader(*validation, batch_size=256, shuffle=False)
-        return _train.fit(model, None, optimizer, loader, epochs=epochs, step=step,
-                          validation_data=val, callbacks=callbacks, metrics=(),
-                          clip_norm=clip_norm, verbose=verbose)
-    packed = _Packed(model, X.shape[1])
-    loss = _masked_loss(pad_id)
+    loader = DataLoader(X, Y_in, Y_out, batch_size=batch_size, shuffle=True)
     val = None
     if validation is not None:
-        val = (np.concatenate(validation[:2], axis=1), validation[2])
-    return _train.fit(packed, loss, optimizer, np.concatenate([X, Y_in], axis=1), Y_out,
-                      epochs=epochs, batch_size=batch_size, validation_data=val,
-                      callbacks=callbacks, metrics=(), clip_norm=clip_norm, verbose=verbose)
-
-
-def _masked_loss(pad_id: int) -> Any:
-    def loss(logits: Tensor, y: Any) -> Tensor:
-        y = np.asarray(getattr(y, "data", y)).astype(np.int64)
-        return cross_entropy(logits, y, ignore_index=pad_id)
-    return loss
+        val = DataLoader(*validation, batch_size=256, shuffle=False)
+    return fit(model, None, optimizer, loader, epochs=epochs, step=Seq2SeqStep(pad_id),
+               validation_data=val, callbacks=callbacks, metrics=(), clip_norm=clip_norm,
+               verbose=verbose)
 
 
 # ---- using a trained model ---------------------------------------------------------------
