@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 # --- seq2seq (course 5 week 3): BLEU, decoding, dates, beam-search error analysis ---
+from dlkit.text.beam_analysis import BeamErrorReport, beam_error_analysis  # noqa: E402
 from dlkit.text.bleu import (  # noqa: E402
     BLEUScore,
     bleu_score,
@@ -76,6 +77,7 @@ from dlkit.text.seq2seq import (  # noqa: E402
 )
 
 __all__ += [
+    "BeamErrorReport", "beam_error_analysis",
     "Seq2Seq", "Seq2SeqStep", "Translator", "fit_seq2seq", "teacher_forcing",
     "date_pairs", "format_date", "human_vocab", "machine_vocab",
     "BLEUScore", "Hypothesis", "beam_search", "bleu_score", "corpus_bleu", "greedy_search",
