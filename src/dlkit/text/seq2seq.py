@@ -166,6 +166,36 @@ class Seq2Seq(Module):
 
 
 # ---- data ------------------------------------------------------------------------------
+def read_pairs(path: Any) -> list[tuple[str, str]]:
+    """(source, target) pairs of a UTF-8 file, one pair a line, the two separated by a tab.
+    Blank lines are skipped; a line without the two columns, or with an empty one, is a
+    ValueError that names it."""
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{str(path)!r} is not UTF-8 text ({e.reason})") from None
+    pairs = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) < 2:
+            raise ValueError(f"{str(path)!r} line {i}: expected two tab-separated columns "
+                             f"(source, target), got one: {line[:60]!r}")
+        if len(cols) > 2:
+            raise ValueError(f"{str(path)!r} line {i}: expected two tab-separated columns "
+                             f"(source, target), got {len(cols)}")
+        src, tgt = cols[0].strip(), cols[1].strip()
+        if not src or not tgt:
+            raise ValueError(f"{str(path)!r} line {i}: empty {'source' if not src else 'target'}")
+        pairs.append((src, tgt))
+    if not pairs:
+        raise ValueError(f"{str(path)!r} has no pairs")
+    return pairs
+
+
 def encode_texts(texts: Sequence[str], vocab: Vocab, length: int | None = None,
                  what: str = "source") -> np.ndarray:
     """Token ids (m, T) padded with ``<PAD>`` (T = ``length`` or the longest). A text with a
@@ -375,5 +405,5 @@ def training_arrays(pairs: Sequence[tuple[str, str]], translator: Translator,
     return X, Y_in, Y_out
 
 
-__all__ = ["Seq2Seq", "Seq2SeqStep", "Translator", "build_model", "encode_texts",
+__all__ = ["Seq2Seq", "Seq2SeqStep", "Translator", "build_model", "encode_texts", "read_pairs",
            "fit_seq2seq", "teacher_forcing", "training_arrays"]
