@@ -57,6 +57,7 @@ from dlkit.text.bleu import (  # noqa: E402
     modified_precision,
     sentence_bleu,
 )
+from dlkit.text.captioning import CaptionModel, caption, synthetic_captions  # noqa: E402
 from dlkit.text.dates import date_pairs, format_date, human_vocab, machine_vocab  # noqa: E402
 from dlkit.text.decode import (  # noqa: E402
     Hypothesis,
@@ -77,6 +78,7 @@ from dlkit.text.seq2seq import (  # noqa: E402
 )
 
 __all__ += [
+    "CaptionModel", "caption", "synthetic_captions",
     "BeamErrorReport", "beam_error_analysis",
     "Seq2Seq", "Seq2SeqStep", "Translator", "fit_seq2seq", "teacher_forcing",
     "date_pairs", "format_date", "human_vocab", "machine_vocab",
