@@ -85,7 +85,7 @@ def test_beam_one_equals_greedy_and_beam_scores(rng):
     tr = _date_translator()
     texts = [h for h, _ in date_pairs(6, seed=5)]
     greedy = tr.translate(texts)
-    beam1 = tr.translate(texts, beam_width=1, n_best=1, alpha=0.7)
+    beam1 = tr.translate(texts, beam_width=1, n_best=1, alpha=0.7, search="beam")
     assert [g[0][0] for g in greedy] == [b[0][0] for b in beam1]
     nbest = tr.translate(texts, beam_width=4, n_best=3)
     for hs in nbest:

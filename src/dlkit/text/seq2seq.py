@@ -305,9 +305,14 @@ class Translator:
         return self.tgt_vocab.detokenize([self.tgt_vocab.token(i) for i in ids])
 
     def translate(self, texts: Sequence[str], beam_width: int = 1, alpha: float = 0.7,
-                  n_best: int = 1, batch_size: int = 256) -> list[list[tuple[str, float]]]:
-        """For each text, the ``n_best`` outputs with their normalized scores (B = 1 and
-        n_best = 1: greedy search)."""
+                  n_best: int = 1, batch_size: int = 256, search: str = "auto",
+                  ) -> list[list[tuple[str, float]]]:
+        """For each text, the ``n_best`` outputs with their normalized scores. ``search``:
+        "auto" (greedy search for B = 1 and n_best = 1, else beam search), "greedy" or
+        "beam"."""
+        if search not in ("auto", "greedy", "beam"):
+            raise ValueError(f"translate: expected search 'auto', 'greedy' or 'beam', got "
+                             f"{search!r}")
         X = self.sources(texts)
         eos = self.tgt_vocab.eos_id if self.uses_eos else -1
         out: list[list[tuple[str, float]]] = []
@@ -318,7 +323,9 @@ class Translator:
                 with no_grad():
                     state = self.model.decoder_state(xb)
                 start = np.full(len(xb), self.tgt_vocab.eos_id, dtype=np.int64)
-                if beam_width == 1 and n_best == 1:
+                greedy = search == "greedy" or (search == "auto" and beam_width == 1
+                                                and n_best == 1)
+                if greedy:
                     hyps = [[h] for h in greedy_search(
                         self.model.step, state, start, eos, self.max_target_len, alpha=alpha,
                         banned_ids=self._banned())]
