@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dlkit.backend import array_module
 from dlkit.nn.activation import ReLU
 from dlkit.nn.config import register
 from dlkit.nn.container import Sequential
@@ -119,7 +120,9 @@ class CaptionModel(Module):
         return tanh(self.bridge(self.cnn(images)))
 
     def _states(self, v: Tensor) -> list[Tensor]:
-        return [v] + ([Tensor(np.zeros_like(v.data))] if self.cell == "lstm" else [])
+        if self.cell != "lstm":
+            return [v]
+        return [v, Tensor(array_module(v.data).zeros_like(v.data))]
 
     def _inputs(self, Y_in: Any, v: Tensor) -> Tensor:
         e = self.embed(np.asarray(getattr(Y_in, "data", Y_in)).astype(np.int64))

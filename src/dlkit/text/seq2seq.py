@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from dlkit.backend import array_module
 from dlkit.data.loader import DataLoader
 from dlkit.errors import ShapeError
 from dlkit.nn.attention import SCORES, AttentionDecoder, AttentionModel
@@ -108,7 +109,9 @@ class Seq2Seq(Module):
         summary = concat([last, getitem(a, (slice(None), 0, slice(self.n_a, None)))], axis=-1) \
             if self.bidirectional else last
         s0 = tanh(self.bridge(summary))
-        states = [s0] + ([Tensor(np.zeros_like(s0.data))] if self.cell == "lstm" else [])
+        states = [s0]
+        if self.cell == "lstm":
+            states.append(Tensor(array_module(s0.data).zeros_like(s0.data)))
         return a, mask, states
 
     def forward(self, X: Any, Y_in: Any, return_attention: bool = False) -> Any:
