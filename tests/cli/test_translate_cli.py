@@ -112,3 +112,16 @@ def test_bad_files(run, tmp_path, capsys):
     assert "not a dlkit run folder" in one_line_error(capsys, "translate run")
     assert main(["translate", str(tmp_path / "missing"), "3 may 1979"]) == 2
     assert "not found" in one_line_error(capsys, "translate run")
+
+
+def test_the_exercise_model_from_the_command_line(tmp_path, capsys):
+    state = dl.get_rng_state()
+    code = main(["translate", "train", "--model", "course", "--n-train", "100", "--n-dev", "20",
+                 "--epochs", "1", "--n-a", "4", "--n-s", "8", "--hidden", "4",
+                 "--no-progress", "--out", str(tmp_path / "c")])
+    dl.set_rng_state(state)
+    assert code == 0
+    assert main(["translate", str(tmp_path / "c"), "3 May 1979", "--beam", "3"]) == 0
+    assert len(capsys.readouterr().out.splitlines()[-1]) == 10  # T_y = 10 characters
+    assert main(["translate", "train", "--model", "course", "--attention", "none"]) == 2
+    assert "always has attention" in one_line_error(capsys, "translate train")

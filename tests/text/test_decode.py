@@ -195,3 +195,20 @@ def test_early_stopping_true_stops_at_b_finished():
     exact = beam_search(tree_step(table, V), state, EOS, EOS, beam_width=3, max_len=6,
                         alpha=0.7, early_stopping="never")[0][0]
     assert eager.tokens == [] and exact.tokens == [1, 2, 3]
+
+
+def test_lm_step_fn_scores_equal_the_charlm_loss():
+    import dlkit as dl
+    from dlkit.text import CharLM, CharVocab, evaluating, lm_loss
+    from dlkit.text.decode import lm_step_fn
+
+    dl.manual_seed(1)
+    vocab = CharVocab.from_corpus(["abc", "abd", "bca"])
+    model = CharLM(len(vocab), 8, 16)
+    lines = ["abc", "bd"]
+    with evaluating(model):
+        lp = sequence_log_probs(lm_step_fn(model), None, vocab.eos_id,
+                                [vocab.encode(s) for s in lines], vocab.eos_id,
+                                batch_size=len(lines))
+    n_tokens = sum(len(s) + 1 for s in lines)
+    assert -lp.sum() / n_tokens == pytest.approx(lm_loss(model, vocab, lines), rel=1e-5)
