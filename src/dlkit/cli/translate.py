@@ -22,8 +22,8 @@ import click
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
+from dlkit.strategy import run_folder as rf
 from dlkit.text.attention_plot import plot_attention
 from dlkit.text.beam_analysis import beam_error_analysis
 from dlkit.text.dates import TX, TY, date_pairs, human_vocab, machine_vocab

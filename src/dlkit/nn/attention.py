@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import array_module, get_default_dtype
+from dlkit.backend import array_module, get_default_dtype, to_numpy
 from dlkit.errors import ShapeError
 from dlkit.nn.config import register
 from dlkit.nn.linear import Linear
 from dlkit.nn.module import Module
 from dlkit.nn.recurrent import GRU, LSTM, RNN, Bidirectional
-from dlkit.ops.activation import relu, tanh
+from dlkit.ops.activation import relu, stable_log_softmax, tanh
 from dlkit.ops.attention_context import attention_context
 from dlkit.ops.linalg import linear
 from dlkit.ops.shape import concat, getitem, reshape, stack
@@ -225,10 +225,8 @@ class AttentionModel(Module):
         s, c, a, keys = state
         out, (s, c), _ = self.decoder.step(None, [Tensor(s), Tensor(c)], Tensor(a),
                                            Tensor(keys))
-        z = self.output(out).data.astype(np.float64)
-        z = z - z.max(axis=-1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-        return logp, [s.data, c.data, a, keys]
+        z = to_numpy(self.output(out).data).astype(np.float64)
+        return stable_log_softmax(z, -1), [s.data, c.data, a, keys]
 
     def get_config(self) -> dict[str, Any]:
         return {"n_x": self.n_x, "n_y": self.n_y, "T_y": self.T_y, "n_a": self.n_a,

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from dlkit.backend import to_numpy
+from dlkit.ops.activation import stable_log_softmax
 from dlkit.tensor import Tensor
 from dlkit.text.sampling import draw, next_token_probabilities
 
@@ -333,10 +335,8 @@ def lm_step_fn(model: Any) -> StepFn:
 
 
 def log_softmax_rows(z: Any) -> np.ndarray:
-    """log softmax over the last axis, in float64 (z - logsumexp(z))."""
-    z = np.asarray(z, dtype=np.float64)
-    m = z.max(axis=-1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+    """log softmax over the last axis, in float64 on the host (dlkit's one log-softmax)."""
+    return stable_log_softmax(np.array(to_numpy(z), dtype=np.float64), -1)
 
 
 def lm_beam_search(model: Any, vocab: Any, prefix: str = "", beam_width: int = 5,
