@@ -212,3 +212,29 @@ def test_lm_step_fn_scores_equal_the_charlm_loss():
                                 batch_size=len(lines))
     n_tokens = sum(len(s) + 1 for s in lines)
     assert -lp.sum() / n_tokens == pytest.approx(lm_loss(model, vocab, lines), rel=1e-5)
+
+
+def test_custom_select_state():
+    """A model whose state is an object of its own: the searcher reorders it with the
+    select_state function it is given."""
+
+    class Box:
+        def __init__(self, h):
+            self.h = h
+
+    model = TinyRNN(V=4, H=4, seed=3, sharp=1.0)
+    h0 = np.random.default_rng(1).normal(size=(2, 4))
+    calls = []
+
+    def step(tokens, box):
+        logp, (h,) = model.step(tokens, [box.h])
+        return logp, Box(h)
+
+    def select(box, index):
+        calls.append(len(index))
+        return Box(box.h[index])
+
+    got = beam_search(step, Box(h0), EOS, EOS, beam_width=3, max_len=6, select_state=select,
+                      batch_size=2)  # an opaque state: say how many examples
+    ref = beam_search(model.step, [h0], EOS, EOS, beam_width=3, max_len=6)
+    assert calls and [g[0].tokens for g in got] == [r[0].tokens for r in ref]

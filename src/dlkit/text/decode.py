@@ -74,6 +74,9 @@ def select_state(state: Any, index: np.ndarray) -> Any:
     return state
 
 
+_select_leaves = select_state
+
+
 def normalized_score(log_prob: Any, length: Any, alpha: float) -> Any:
     """The notes' 1 / T_y^alpha * sum log P (alpha = 0: no normalization)."""
     return log_prob / np.power(np.maximum(length, 1), alpha)
@@ -181,12 +184,15 @@ def _done(finished: list[Hypothesis], best_live: float, t: int, max_len: int, B:
 
 def beam_search(step_fn: StepFn, state: Any, start: Any, eos_id: int, beam_width: int = 5,
                 max_len: int = 50, alpha: float = 0.7, n_best: int = 1, *,
-                batch_size: int | None = None, select: Callable[[Any, np.ndarray], Any] = None,
+                batch_size: int | None = None,
+                select_state: Callable[[Any, np.ndarray], Any] | None = None,
                 banned_ids: Sequence[int] = (), min_len: int = 0,
                 early_stopping: bool | str = False) -> list[list[Hypothesis]]:
     """Beam search (see the module docstring) for n examples at once: ``start`` one token or
     (n,) tokens, ``state`` with n rows (copied B times here). Returns, per example, the
-    ``n_best`` <= B finished hypotheses, best normalized score first.
+    ``n_best`` <= B finished hypotheses, best normalized score first. ``select_state(state,
+    index)`` copies and reorders the hypotheses' state (default: ``select_state``, every
+    array leaf indexed along axis 0).
 
     An example stops once it has B finished hypotheses and (``early_stopping=False``) the best
     live one, normalized at its current length, no longer beats the B-th finished; ``True``
@@ -197,7 +203,7 @@ def beam_search(step_fn: StepFn, state: Any, start: Any, eos_id: int, beam_width
     B = int(beam_width)
     if not 1 <= n_best <= B:
         raise ValueError(f"beam_search: expected 1 <= n_best <= beam width {B}, got {n_best}")
-    select = select or select_state
+    select = select_state or _select_leaves
     first = _start_tokens(start, batch_size, state)
     n = len(first)
     rows = np.repeat(np.arange(n), B)
