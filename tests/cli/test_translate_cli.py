@@ -30,6 +30,11 @@ def one_line_error(capsys, command: str) -> str:
     return err
 
 
+def test_bare_group_prints_its_help(capsys):
+    assert main(["translate"]) == 0
+    assert "dlkit translate RUN TEXT" in capsys.readouterr().out
+
+
 def test_train_writes_a_run_folder(run):
     for name in ("model.safetensors", "source_vocab.json", "target_vocab.json", "config.json",
                  "history.csv", "metrics.json", "dev.tsv", "attention.png"):
@@ -86,6 +91,8 @@ def test_train_on_a_pairs_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,command,message", [
     (["RUN", "3 May 1979☃"], "translate run", "outside the vocabulary"),
+    (["RUN"], "translate run", "give the text to translate"),
+    (["RUN", "x" * 40], "translate run", "at most 30"),
     (["RUN", ""], "translate run", "empty source"),
     (["RUN", "3 May 1979", "--beam", "0"], "translate run", "beam width B >= 1"),
     (["RUN", "3 May 1979", "--beam", "2", "--n-best", "3"], "translate run", "--beam 3"),

@@ -51,12 +51,15 @@ class DefaultToRun(click.Group):
         return super().parse_args(ctx, args)
 
 
-@cli.group(cls=DefaultToRun)
-def translate() -> None:
+@cli.group(cls=DefaultToRun, invoke_without_command=True)
+@click.pass_context
+def translate(ctx: click.Context) -> None:
     """Sequence to sequence with attention: train, translate (greedy or beam search),
     evaluate (exact match, BLEU, beam-search error analysis), attention maps.
 
     dlkit translate RUN TEXT... is short for dlkit translate run RUN TEXT..."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 def _err(e: Exception, command: str) -> UserError:
@@ -224,7 +227,7 @@ def _check_texts(texts: tuple[str, ...] | list[str], tr: Translator, command: st
 
 @translate.command("run")
 @click.argument("run")
-@click.argument("texts", nargs=-1, required=True)
+@click.argument("texts", nargs=-1)
 @click.option("--beam", type=int, default=1, show_default=True,
               help="Beam width B (1: greedy search).")
 @click.option("--alpha", type=click.FloatRange(0), default=0.7, show_default=True,
@@ -233,6 +236,8 @@ def _check_texts(texts: tuple[str, ...] | list[str], tr: Translator, command: st
               help="Print the N best outputs with their scores (N <= --beam).")
 def run_cmd(run: str, texts: tuple[str, ...], beam: int, alpha: float, n_best: int) -> None:
     """Translate TEXTS with the model of RUN (one output a line)."""
+    if not texts:
+        raise UserError("give the text to translate: dlkit translate RUN TEXT...", f"{CMD} run")
     _check_beam(beam, "run")
     if n_best < 1:
         raise UserError(f"--n-best: expected at least 1, got {n_best}", f"{CMD} run")
