@@ -87,6 +87,23 @@ def test_train_on_a_pairs_file(tmp_path, capsys):
     dl.set_rng_state(state)
     assert code == 0
     assert main(["translate", str(tmp_path / "r"), "abc"]) == 0
+    words = tmp_path / "words.tsv"
+    words.write_text("".join(f"the {a} cat\tle chat {b}\n" for a, b in
+                             [("big", "grand"), ("small", "petit"), ("black", "noir"),
+                              ("white", "blanc"), ("old", "vieux")] * 2))
+    state = dl.get_rng_state()
+    code = main(["translate", "train", "--pairs", str(words), "--level", "word", "--epochs",
+                 "1", "--n-a", "4", "--n-s", "8", "--embed-dim", "4", "--hidden", "4",
+                 "--no-progress", "--out", str(tmp_path / "w")])
+    dl.set_rng_state(state)
+    assert code == 0
+    capsys.readouterr()
+    assert main(["translate", str(tmp_path / "w"), "the big cat", "--beam", "2"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert all(w in {"le", "chat", "grand", "petit", "noir", "blanc", "vieux"}
+               for w in out.split())
+    assert main(["translate", str(tmp_path / "w"), "the purple cat"]) == 2
+    assert "'purple'" in one_line_error(capsys, "translate run")
 
 
 @pytest.mark.parametrize("args,command,message", [

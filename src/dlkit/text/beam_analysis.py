@@ -10,7 +10,9 @@ model both P(y* | x) and P(y_hat | x):
   fault** (R).
 
 With length normalization the comparison is on the objective the search maximizes,
-1/T_y^alpha log P(y | x) (``alpha`` = the search's; 0 compares the plain probabilities).
+1/T_y^alpha log P(y | x) (``alpha`` = the search's; 0 compares the plain probabilities). Both
+are scored as complete outputs (their ``<EOS>`` included, for models that end with one), also
+an output the search cut at its maximum length.
 Tabulated over the errors, the fractions say where to work: only when beam search causes most
 errors is a wider beam worth it; otherwise work on the model (regularization, more data,
 another architecture: course 3's error analysis).
