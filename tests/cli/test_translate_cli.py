@@ -56,6 +56,22 @@ def test_translate_run_as_the_issue_spells_it(run, capsys):
     assert lines[0] == "3 May 1979" and len(lines) == 4 and "score" in lines[1]
 
 
+def test_sampling(run, capsys):
+    args = ["translate", str(run), "3 May 1979", "--sample", "--n-best", "4",
+            "--temperature", "2", "--seed", "3"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert len(first.splitlines()) == 5
+    assert main(args) == 0
+    assert capsys.readouterr().out == first  # seeded: the same draws
+    assert main(["translate", str(run), "3 May 1979", "--sample", "--top-k", "1",
+                 "--n-best", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split("\t")[0].split(". ")[1] == lines[2].split("\t")[0].split(". ")[1]
+    assert main(["translate", str(run), "3 May 1979", "--sample", "--temperature", "0"]) == 2
+    assert "--temperature" in one_line_error(capsys, "translate run")
+
+
 def test_evaluate_prints_scores_and_the_error_analysis(run, capsys):
     assert main(["translate", "evaluate", str(run), "--beam", "2"]) == 0
     out = capsys.readouterr().out

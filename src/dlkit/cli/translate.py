@@ -3,6 +3,7 @@
     dlkit translate train                          # the date task: "3 may 1979" -> 1979-05-03
     dlkit translate train --pairs en-fr.tsv --level word --epochs 20 --out runs/enfr
     dlkit translate RUN "3 May 1979" --beam 5 --alpha 0.7 --n-best 3
+    dlkit translate RUN "3 May 1979" --sample --n-best 5 --temperature 1.5 --seed 0
     dlkit translate evaluate RUN [--pairs dev.tsv] [--beam 3]   # exact match, BLEU, beam errors
     dlkit translate attention RUN "3 May 1979" --out map.png    # the attention map
 
@@ -234,19 +235,35 @@ def _check_texts(texts: tuple[str, ...] | list[str], tr: Translator, command: st
               help="Length normalization 1/T_y^alpha (0: none).")
 @click.option("--n-best", type=int, default=1, show_default=True,
               help="Print the N best outputs with their scores (N <= --beam).")
-def run_cmd(run: str, texts: tuple[str, ...], beam: int, alpha: float, n_best: int) -> None:
+@click.option("--sample", is_flag=True, help="Draw outputs instead of searching (N = "
+              "--n-best draws per text).")
+@click.option("--temperature", type=float, default=1.0, show_default=True,
+              help="--sample: divide the log probabilities by this (< 1: safer).")
+@click.option("--top-k", type=int, default=None, help="--sample: from the K most likely "
+              "tokens only.")
+@click.option("--seed", type=int, default=None, help="--sample: repeat the same draws.")
+def run_cmd(run: str, texts: tuple[str, ...], beam: int, alpha: float, n_best: int,
+            sample: bool, temperature: float, top_k: int | None, seed: int | None) -> None:
     """Translate TEXTS with the model of RUN (one output a line)."""
     if not texts:
         raise UserError("give the text to translate: dlkit translate RUN TEXT...", f"{CMD} run")
     _check_beam(beam, "run")
     if n_best < 1:
         raise UserError(f"--n-best: expected at least 1, got {n_best}", f"{CMD} run")
-    if n_best > beam:
+    if sample:
+        if not temperature > 0:
+            raise UserError(f"--temperature: expected a value > 0, got {temperature}",
+                            f"{CMD} run")
+        if top_k is not None and top_k < 1:
+            raise UserError(f"--top-k: expected at least 1, got {top_k}", f"{CMD} run")
+    elif n_best > beam:
         raise UserError(f"--n-best {n_best} needs a beam at least as wide: --beam {n_best}",
                         f"{CMD} run")
     tr, _, _ = load_translator(run, "run")
     _check_texts(texts, tr, "run")
-    results = tr.translate(list(texts), beam, alpha, n_best)
+    results = tr.translate(list(texts), beam, alpha, n_best,
+                           search="sample" if sample else "auto", temperature=temperature,
+                           top_k=top_k, seed=seed)
     for text, outs in zip(texts, results):
         if n_best == 1:
             click.echo(outs[0][0] if len(texts) == 1 else f"{text}\t{outs[0][0]}")

@@ -37,7 +37,13 @@ from dlkit.ops.loss import cross_entropy
 from dlkit.ops.shape import concat, getitem, reshape
 from dlkit.tensor import Tensor, no_grad
 from dlkit.text.bleu import bleu_score
-from dlkit.text.decode import beam_search, greedy_search, log_softmax_rows, sequence_log_probs
+from dlkit.text.decode import (
+    beam_search,
+    greedy_search,
+    log_softmax_rows,
+    sample_search,
+    sequence_log_probs,
+)
 from dlkit.text.vocab import PAD_ID, Vocab
 from dlkit.train.loop import fit
 from dlkit.train.step import Step, StepOutput
@@ -309,16 +315,23 @@ class Translator:
 
     def translate(self, texts: Sequence[str], beam_width: int = 1, alpha: float = 0.7,
                   n_best: int = 1, batch_size: int = 256, search: str = "auto",
-                  ) -> list[list[tuple[str, float]]]:
-        """For each text, the ``n_best`` outputs with their normalized scores. ``search``:
-        "auto" (greedy search for B = 1 and n_best = 1, else beam search), "greedy" or
-        "beam"."""
-        if search not in ("auto", "greedy", "beam"):
-            raise ValueError(f"translate: expected search 'auto', 'greedy' or 'beam', got "
-                             f"{search!r}")
+                  temperature: float = 1.0, top_k: int | None = None,
+                  seed: int | None = None) -> list[list[tuple[str, float]]]:
+        """For each text, ``n_best`` outputs with their normalized scores. ``search``: "auto"
+        (greedy search for B = 1 and n_best = 1, else beam search), "greedy", "beam", or
+        "sample" (``n_best`` draws from softmax(log P / ``temperature``), the ``top_k`` most
+        likely tokens only, seeded by ``seed``)."""
+        if search not in ("auto", "greedy", "beam", "sample"):
+            raise ValueError(f"translate: expected search 'auto', 'greedy', 'beam' or "
+                             f"'sample', got {search!r}")
         X = self.sources(texts)
         eos = self.tgt_vocab.eos_id if self.uses_eos else -1
+        greedy = search == "greedy" or (search == "auto" and beam_width == 1 and n_best == 1)
+        if search == "sample":
+            X = np.repeat(X, n_best, axis=0)
+            rng_seed = seed
         out: list[list[tuple[str, float]]] = []
+        was = self.model.training
         self.model.eval()
         try:
             for s in range(0, len(X), batch_size):
@@ -326,9 +339,13 @@ class Translator:
                 with no_grad():
                     state = self.model.decoder_state(xb)
                 start = np.full(len(xb), self.tgt_vocab.eos_id, dtype=np.int64)
-                greedy = search == "greedy" or (search == "auto" and beam_width == 1
-                                                and n_best == 1)
-                if greedy:
+                if search == "sample":
+                    hyps = [[h] for h in sample_search(
+                        self.model.step, state, start, eos, self.max_target_len,
+                        temperature=temperature, top_k=top_k, banned_ids=self._banned(),
+                        seed=rng_seed, alpha=alpha)]
+                    rng_seed = None if rng_seed is None else rng_seed + 1
+                elif greedy:
                     hyps = [[h] for h in greedy_search(
                         self.model.step, state, start, eos, self.max_target_len, alpha=alpha,
                         banned_ids=self._banned())]
@@ -338,7 +355,9 @@ class Translator:
                                        banned_ids=self._banned())
                 out += [[(self._decode_ids(h.tokens), h.score) for h in hs] for hs in hyps]
         finally:
-            self.model.train()
+            self.model.train(was)
+        if search == "sample":
+            out = [[o[0] for o in out[i:i + n_best]] for i in range(0, len(out), n_best)]
         return out
 
     def log_probs(self, sources: Sequence[str], targets: Sequence[str]) -> np.ndarray:
@@ -360,6 +379,7 @@ class Translator:
         X = self.sources([text])
         n_src = int((X[0] != self.src_vocab.pad_id).sum())
         out_tokens = self.tgt_vocab.tokenize(output)
+        was = self.model.training
         self.model.eval()
         try:
             with no_grad():
@@ -372,7 +392,7 @@ class Translator:
                 else:
                     _, alphas = self.model(X, return_attention=True)
         finally:
-            self.model.train()
+            self.model.train(was)
         a = alphas.data[0, :len(out_tokens), :n_src]
         return a, self.src_vocab.tokenize(text)[:n_src], out_tokens
 
