@@ -185,3 +185,13 @@ def test_validation_callbacks_and_resume_through_fit(tmp_path):
                         epochs=3, initial_epoch=epoch, step=Seq2SeqStep(), metrics=(),
                         clip_norm=5.0)
     assert rest.history["loss"][-1] == pytest.approx(full.history["loss"][-1], rel=1e-5)
+
+
+def test_plot_attention_writes_a_png_and_checks_shapes(tmp_path):
+    from dlkit.text.attention_plot import plot_attention
+
+    alpha = np.full((3, 4), 0.25)
+    path = plot_attention(alpha, list("ab c"), ["1", "2", "<EOS>"], tmp_path / "a.png")
+    assert path.exists() and path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match=r"\(3, 5\)"):
+        plot_attention(alpha, list("ab cd"), ["1", "2", "<EOS>"], tmp_path / "b.png")

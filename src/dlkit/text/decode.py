@@ -115,7 +115,7 @@ def _log_probs(step_fn: StepFn, tokens: np.ndarray, state: Any, k: int) -> tuple
     if not isinstance(out, tuple) or len(out) != 2:
         raise TypeError("decode: step_fn must return (log_probs (k, V), new_state)")
     logp, state = out
-    logp = np.array(getattr(logp, "data", logp), dtype=np.float64)
+    logp = np.array(to_numpy(getattr(logp, "data", logp)), dtype=np.float64)
     if logp.ndim != 2 or logp.shape[0] != k:
         raise ValueError(f"decode: step_fn returned log_probs of shape {logp.shape}; expected "
                          f"({k}, V), one row per hypothesis")
