@@ -229,3 +229,28 @@ def test_bad_input_never_shows_a_traceback(tmp_path, capsys, flower_file):
     assert main(["runs", str(tmp_path / "runs")]) == 0
     out, err = capsys.readouterr()
     assert "good" in out and "warning: skipped" in err and "broken" in err
+
+
+def test_killed_charlm_resumes_to_the_same_weights(tmp_path, capsys):
+    args = ["charlm", "--embed-dim", "8", "--hidden", "16", "--epochs", "12", "--batch-size",
+            "8", "--sample-every", "0", "--no-progress"]
+    whole = tmp_path / "whole"
+    assert main([*args, "--out", str(whole)]) == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "dlkit.cli", *args, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, ckpt = time.time() + 120, killed / "checkpoint.safetensors"
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and dl.io.read_checkpoint(ckpt)["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    capsys.readouterr()
+    assert main(["charlm", "--resume", str(killed), "--no-progress"]) == 0
+    assert "resuming after epoch" in capsys.readouterr().out
+    a, b = _weights(whole), _weights(killed)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert json.loads((killed / "config.json").read_text())["status"] == "complete"
