@@ -1,0 +1,166 @@
+"""Worker processes: same batches bit for bit with 0, 1, 2 workers, order, errors naming the
+example and carrying the worker's traceback, clean shutdown, no orphans."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dlkit as dl
+from dlkit.backend import generator
+from dlkit.data import Compose, DataLoader, Dataset, RandomCrop, RandomHorizontalFlip
+from dlkit.data.workers import WorkerError, _layout, _split
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX shared memory")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+class NoisyImages(Dataset):
+    """Images with per-example random noise drawn from the dlkit generator (augmentation
+    inside the dataset), labels, and a string field."""
+
+    def __len__(self) -> int:
+        return 45
+
+    def __getitem__(self, i: int):
+        x = np.full((6, 6, 3), i, dtype=np.float32)
+        x += generator().standard_normal(x.shape).astype(np.float32)
+        return x, i, f"img{i}"
+
+
+class FailsAt(Dataset):
+    def __init__(self, bad: int) -> None:
+        self.bad = bad
+
+    def __len__(self) -> int:
+        return 200
+
+    def __getitem__(self, i: int):
+        if i == self.bad:
+            raise ValueError(f"cannot decode record {i}")
+        return np.zeros(3, dtype=np.float32)
+
+
+def _epochs(num_workers: int, n_epochs: int = 2):
+    dl.manual_seed(11)
+    augment = Compose([RandomCrop(4, padding=1), RandomHorizontalFlip()])
+    loader = DataLoader(NoisyImages(), batch_size=8, transform=augment, num_workers=num_workers,
+                        prefetch=2)
+    out = [[(x.numpy(), y.numpy(), names) for x, y, names in loader] for _ in range(n_epochs)]
+    return out, generator().random()
+
+
+def test_zero_one_two_workers_give_the_same_batches_bit_for_bit():
+    ref, ref_next = _epochs(0)
+    assert len(ref[0]) == 6 and ref[0][0][0].shape == (8, 4, 4, 3)
+    assert not np.array_equal(ref[0][0][0], ref[1][0][0])  # a new epoch, new draws
+    for workers in (1, 2):
+        got, got_next = _epochs(workers)
+        assert got_next == ref_next  # the main generator moved the same way
+        for epoch_ref, epoch_got in zip(ref, got):
+            assert len(epoch_ref) == len(epoch_got)
+            for (x0, y0, n0), (x1, y1, n1) in zip(epoch_ref, epoch_got):
+                assert np.array_equal(x0, x1) and np.array_equal(y0, y1) and n0 == n1
+                assert n1 == [f"img{i}" for i in y1]  # order within and across batches kept
+
+
+def test_a_worker_error_names_example_137_and_carries_its_traceback():
+    loader = DataLoader(FailsAt(137), batch_size=16, shuffle=True, num_workers=2)
+    with pytest.raises(ValueError) as info:
+        for _ in loader:
+            pass
+    msg = str(info.value)
+    assert "example 137" in msg and "cannot decode record 137" in msg
+    assert "Worker traceback" in msg and "__getitem__" in msg
+    assert multiprocessing.active_children() == []
+
+
+def test_break_and_exceptions_in_the_loop_stop_the_workers():
+    loader = DataLoader(FailsAt(-1), batch_size=10, num_workers=2)
+    for _ in loader:
+        break
+    time.sleep(0.05)
+    assert multiprocessing.active_children() == []
+    with pytest.raises(KeyboardInterrupt):
+        for _ in loader:
+            raise KeyboardInterrupt
+    assert multiprocessing.active_children() == []
+
+
+class KillsItsWorker(Dataset):
+    def __len__(self) -> int:
+        return 40
+
+    def __getitem__(self, i: int):
+        if i == 25:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return np.zeros(2)
+
+
+def test_a_dead_worker_raises_instead_of_hanging():
+    with pytest.raises(WorkerError, match="exited unexpectedly"):
+        list(DataLoader(KillsItsWorker(), batch_size=5, shuffle=False, num_workers=2))
+    assert multiprocessing.active_children() == []
+
+
+def test_batches_travel_as_a_small_description_plus_shared_memory():
+    batch = (np.zeros((64, 32, 32, 3), np.float32), np.arange(64), ["a"] * 64)
+    arrays: list = []
+    meta = _split(batch, arrays)
+    layout, size = _layout(arrays)
+    assert len(arrays) == 2 and size >= arrays[0].nbytes + arrays[1].nbytes
+    assert len(pickle.dumps((meta, layout))) < 2000  # not the 786 kB of pixels
+
+
+def test_killing_the_main_process_leaves_no_workers(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time, multiprocessing
+        sys.path.insert(0, {SRC!r})
+        import numpy as np
+        from dlkit.data import DataLoader, Dataset
+
+        class Slow(Dataset):
+            def __len__(self):
+                return 10_000
+            def __getitem__(self, i):
+                time.sleep(0.01)
+                return np.zeros(4)
+
+        it = iter(DataLoader(Slow(), batch_size=4, num_workers=2))
+        next(it)
+        print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) >= 2
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.time() + 10
+        alive = pids
+        while alive and time.time() < deadline:
+            alive = [p for p in pids if _running(p)]
+            time.sleep(0.1)
+        assert alive == [], f"workers {alive} outlived the main process"
+    finally:
+        proc.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            state = next(line for line in f if line.startswith("State:"))
+        return "Z" not in state.split()[1]
+    except (FileNotFoundError, ProcessLookupError, StopIteration):
+        return False
