@@ -1,6 +1,7 @@
 """Datasets, mini-batches, splits, input normalization, one-hot labels, data files and
 augmentation."""
 
+from dlkit.data.audio_clips import AudioClipDataset, read_wav
 from dlkit.data.collate import Collate, PaddedSequence, default_collate
 from dlkit.data.dataset import (
     ArrayDataset,
@@ -12,6 +13,7 @@ from dlkit.data.dataset import (
 )
 from dlkit.data.encoding import from_one_hot, one_hot
 from dlkit.data.files import load_csv, load_h5_images, load_npz
+from dlkit.data.image_folder import ImageFolder
 from dlkit.data.loader import DataLoader
 from dlkit.data.normalize import Standardizer
 from dlkit.data.planar import make_flower
@@ -25,6 +27,7 @@ from dlkit.data.split import (
     train_test_split,
     train_traindev_split,
 )
+from dlkit.data.text_lines import TextLineDataset
 from dlkit.data.transforms import (
     ColorShift,
     Compose,
@@ -49,6 +52,7 @@ __all__ = [
     "ArrayDataset", "Collate", "ConcatDataset", "Dataset", "DistributedSampler",
     "IterableDataset", "PaddedSequence", "RandomSampler", "Sampler", "SequentialSampler",
     "Subset", "default_collate", "random_split",
+    "AudioClipDataset", "ImageFolder", "TextLineDataset", "read_wav",
     # augmentation
     "ColorShift", "Compose", "Normalize", "PCAColorAugmentation", "RandomApply", "RandomCrop",
     "RandomHorizontalFlip", "RandomRotation", "RandomShear", "RandomVerticalFlip", "Transform",

@@ -1,0 +1,116 @@
+"""ImageFolder: a class per folder (``root/<class>/<image>``), images decoded lazily with
+Pillow, as the course's image sets (cat vs non-cat, signs, faces by identity) are laid out.
+
+>>> ds = ImageFolder("photos/", size=64)          # ds[i] = (image (64, 64, 3) float32, label)
+>>> loader = DataLoader(ds, batch_size=32, num_workers=2, transform=RandomHorizontalFlip())
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlkit.backend import get_default_dtype
+from dlkit.data._extras import require_extra
+from dlkit.data.dataset import Dataset
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                    ".pgm")
+
+
+def scan_class_folders(name: str, root: str | os.PathLike, extensions: Sequence[str]
+                       ) -> tuple[list[str], list[tuple[str, int]]]:
+    """``(classes, samples)`` of ``root/<class>/<file>``: classes sorted by name, samples
+    ``(path, class index)`` sorted by class then file name (nested folders included)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{name}: {str(root)!r} is not a folder")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{name}: no class folders in {str(root)!r}; expected "
+                         f"root/<class>/<file> (one sub-folder per class)")
+    exts = tuple(e.lower() for e in extensions)
+    samples, empty = [], []
+    for c, cls in enumerate(classes):
+        files = sorted(str(p) for p in (root / cls).rglob("*")
+                       if p.suffix.lower() in exts and p.is_file())
+        if not files:
+            empty.append(cls)
+        samples.extend((f, c) for f in files)
+    if empty:
+        raise ValueError(f"{name}: no {'/'.join(exts)} files in the class folder(s) {empty} of "
+                         f"{str(root)!r}")
+    return classes, samples
+
+
+class ImageFolder(Dataset):
+    """``ds[i] = (image, label)``: the image ``(n_H, n_W, n_C)`` decoded when asked for,
+    converted to ``channels`` (3 = RGB, 1 = grayscale), resized to ``size`` (an int for a
+    square, or ``(height, width)``; JPEGs are decoded at reduced scale when that is enough),
+    scaled to [0, 1] in the default float dtype (``dtype=np.uint8`` keeps 0..255, a quarter
+    of the bytes to move); ``label`` the class index (``ds.classes[label]`` its folder name).
+    ``transform`` maps each image (an array) after decoding; batch transforms go on the
+    ``DataLoader``. A file that cannot be decoded raises an error naming it."""
+
+    def __init__(self, root: str | os.PathLike, size: int | tuple[int, int] | None = None,
+                 channels: int = 3, transform: Callable[[np.ndarray], Any] | None = None,
+                 dtype: Any = None, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"ImageFolder: expected channels 1 (grayscale) or 3 (RGB), got "
+                             f"{channels!r}")
+        if size is not None:
+            size = (size, size) if isinstance(size, int) else tuple(size)
+            if len(size) != 2 or any(not isinstance(s, int) or s < 1 for s in size):
+                raise ValueError(f"ImageFolder: expected size an int or (height, width) of "
+                                 f"positive ints, got {size!r}")
+        if transform is not None and not callable(transform):
+            raise TypeError(f"ImageFolder: expected transform a callable, got "
+                            f"{type(transform).__name__}")
+        self.root, self.size, self.channels, self.transform = Path(root), size, channels, \
+            transform
+        self.dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.classes, self.samples = scan_class_folders("ImageFolder", root, extensions)
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.targets = np.array([c for _, c in self.samples], dtype=np.int64)
+        require_extra("PIL.Image", "ImageFolder")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        path, label = self.samples[index]
+        image = self.load(path)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+    def load(self, path: str) -> np.ndarray:
+        """One image file as ``(n_H, n_W, n_C)`` in this dataset's size, channels and dtype."""
+        from PIL import Image, UnidentifiedImageError
+        mode = "RGB" if self.channels == 3 else "L"
+        try:
+            with Image.open(path) as img:
+                if self.size is not None and img.format == "JPEG":
+                    img.draft(mode, (self.size[1], self.size[0]))
+                img = img.convert(mode)
+                if self.size is not None and img.size != (self.size[1], self.size[0]):
+                    resample = getattr(Image, "Resampling", Image).BILINEAR
+                    img = img.resize((self.size[1], self.size[0]), resample)
+                pixels = np.asarray(img)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            raise ValueError(f"ImageFolder: cannot read image {path!r}: {e}") from e
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        if self.dtype == np.uint8:
+            return np.ascontiguousarray(pixels)
+        out = pixels.astype(self.dtype)
+        out *= self.dtype.type(1 / 255)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"ImageFolder({str(self.root)!r}, {len(self)} images, {len(self.classes)} "
+                f"classes, size={self.size})")
