@@ -157,6 +157,9 @@ def test_memmap_rows_are_read_from_the_file(tmp_path):
     dl.manual_seed(1)
     for xb, yb in DataLoader(ds, batch_size=16):
         assert np.array_equal(xb.numpy(), X[5:][yb.numpy()])
+    unshuffled = [xb.data for (xb,) in DataLoader(mm, batch_size=16, shuffle=False)]
+    assert not any(isinstance(xb, np.memmap) for xb in unshuffled)  # copies, not the mapping
+    assert np.array_equal(np.concatenate(unshuffled), X)
 
 
 def _rss_mb() -> float:
@@ -194,3 +197,4 @@ def test_iterating_a_2gb_memmap_keeps_resident_memory_low(tmp_path):
         peak = max(peak, _rss_mb())
     assert seen == rows and checked == 3
     assert peak - before < 300, f"resident memory rose by {peak - before:.0f} MB"
+    print(f"2 GiB memmap pass: VmRSS rose by {peak - before:.0f} MB")

@@ -92,8 +92,10 @@ class ArrayDataset(Dataset):
 
     def __getitems__(self, indices: Any) -> tuple[np.ndarray, ...]:
         """Rows ``indices`` (an int array, or a ``slice`` for a view) of every array."""
-        if isinstance(indices, slice):
-            return tuple(a[indices] for a in self.arrays)
+        if isinstance(indices, slice):  # views, except rows read from a memory-mapped file
+            rows = np.arange(self.m)[indices]
+            return tuple(a[indices] if r is None else r.rows(rows)
+                         for a, r in zip(self.arrays, self._readers))
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < -self.m or idx.max() >= self.m):
             bad = idx[(idx < -self.m) | (idx >= self.m)][0]

@@ -96,7 +96,8 @@ class ImageFolder(Dataset):
             with Image.open(path) as img:
                 if self.size is not None and img.format == "JPEG":
                     img.draft(mode, (self.size[1], self.size[0]))
-                img = img.convert(mode)
+                if img.mode != mode:
+                    img = img.convert(mode)
                 if self.size is not None and img.size != (self.size[1], self.size[0]):
                     resample = getattr(Image, "Resampling", Image).BILINEAR
                     img = img.resize((self.size[1], self.size[0]), resample)
