@@ -164,3 +164,21 @@ def _running(pid: int) -> bool:
         return "Z" not in state.split()[1]
     except (FileNotFoundError, ProcessLookupError, StopIteration):
         return False
+
+
+def test_persistent_workers_serve_every_epoch_and_stop_on_close():
+    ref, _ = _epochs(2)
+    dl.manual_seed(11)
+    augment = Compose([RandomCrop(4, padding=1), RandomHorizontalFlip()])
+    loader = DataLoader(NoisyImages(), batch_size=8, transform=augment, num_workers=2,
+                        persistent_workers=True)
+    epochs, pids = [], []
+    for _ in range(2):
+        epochs.append([(x.numpy(), y.numpy()) for x, y, _ in loader])
+        pids.append(sorted(p.pid for p in multiprocessing.active_children()))
+    assert len(pids[0]) == 2 and pids[0] == pids[1]  # the same processes served both epochs
+    for epoch_ref, epoch_got in zip(ref, epochs):
+        for (x0, y0, _), (x1, y1) in zip(epoch_ref, epoch_got):
+            assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
+    loader.close()
+    assert multiprocessing.active_children() == []

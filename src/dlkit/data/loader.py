@@ -46,7 +46,9 @@ class DataLoader:
     from the dlkit generator directly; wrap the arrays in ``ArrayDataset`` to get batches
     that do not depend on the number of workers.) ``multiprocessing_context``: "fork" on
     Linux by default, "spawn" elsewhere (then the dataset must be picklable). ``timeout``:
-    seconds to wait for a batch before raising.
+    seconds to wait for a batch before raising. ``persistent_workers``: keep the workers
+    from one epoch to the next (they keep the dataset as it was when they started; an epoch
+    left early stops them); ``close()`` stops them.
 
     An example that fails to load raises its error (same type) naming its index; from a
     worker, the message carries the worker's traceback.
@@ -60,7 +62,8 @@ class DataLoader:
                  drop_last: bool = False, transform: Callable[[Any], Any] | None = None,
                  collate_fn: Callable[[list], Any] | None = None, num_workers: int = 0,
                  prefetch: int = 2, sampler: Any = None, timeout: float | None = None,
-                 multiprocessing_context: str | None = None) -> None:
+                 multiprocessing_context: str | None = None,
+                 persistent_workers: bool = False) -> None:
         if transform is not None and not callable(transform):
             raise TypeError(f"DataLoader: expected transform to be a callable on a batch X "
                             f"(e.g. dlkit.data.RandomHorizontalFlip()) or None, got "
@@ -104,6 +107,7 @@ class DataLoader:
         self.transform, self.collate_fn, self.sampler = transform, collate_fn, sampler
         self.num_workers, self.prefetch, self.timeout = int(num_workers), int(prefetch), timeout
         self.multiprocessing_context = multiprocessing_context
+        self.persistent_workers, self._pool = bool(persistent_workers), None
         self.maker = BatchMaker(self.dataset, collate_fn, transform, self.arrays_mode)
         # the historic arrays form draws from the main generator unless workers need seeds
         self.per_batch_seed = not self.arrays_mode or (num_workers > 0 and transform is not None)
@@ -141,9 +145,10 @@ class DataLoader:
                 yield batch
         else:
             from dlkit.data.workers import WorkerPool
-            pool = WorkerPool(self.maker, self.num_workers, self.prefetch,
-                              self.multiprocessing_context, self.timeout)
-            batches = pool.run(tasks)
+            pool = self._pool or WorkerPool(self.maker, self.num_workers, self.prefetch,
+                                            self.multiprocessing_context, self.timeout)
+            self._pool = pool if self.persistent_workers else None
+            batches = pool.run(tasks, keep_alive=self.persistent_workers)
             try:
                 for k, batch in enumerate(batches, start=epoch["position"]):
                     epoch["position"] = k + 1
@@ -152,6 +157,18 @@ class DataLoader:
                 batches.close()
         if self._epoch is epoch:
             self._epoch = None
+
+    def close(self) -> None:
+        """Stop persistent workers (they also stop with the loader or the process)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def _order(self) -> np.ndarray | None:
         """This epoch's order of examples; None for 0..m-1 in the arrays form (slices)."""

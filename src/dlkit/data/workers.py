@@ -210,11 +210,17 @@ class WorkerPool:
             self.workers.append(p)
             self.task_queues.append(q)
 
-    def run(self, tasks: Iterable[tuple[int, Any, int | None]]) -> Iterator[Any]:
+    def run(self, tasks: Iterable[tuple[int, Any, int | None]],
+            keep_alive: bool = False) -> Iterator[Any]:
+        """Yield the batches of ``tasks`` in order. The workers are stopped at the end, or,
+        with ``keep_alive``, kept for the next ``run`` when every batch was consumed."""
         tasks = iter(tasks)
         pending: dict[int, Any] = {}
         in_flight: list[int] = []  # batch numbers dealt and not yet yielded, in order
-        self.start()
+        if not self.alive():
+            self.shutdown()
+            self.start()
+        completed = False
         try:
             dealt = 0
             for _ in range(self.num_workers * self.prefetch):
@@ -231,8 +237,13 @@ class WorkerPool:
                 if self._deal(tasks, dealt, in_flight):
                     dealt += 1
                 yield batch
+            completed = True
         finally:
-            self.shutdown()
+            if not (keep_alive and completed):
+                self.shutdown()
+
+    def alive(self) -> bool:
+        return bool(self.workers) and all(p.is_alive() for p in self.workers)
 
     def _deal(self, tasks: Iterator, dealt: int, in_flight: list[int]) -> bool:
         task = next(tasks, None)
