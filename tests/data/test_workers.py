@@ -155,6 +155,7 @@ def test_killing_the_main_process_leaves_no_workers(tmp_path):
         assert alive == [], f"workers {alive} outlived the main process"
     finally:
         proc.kill()
+        proc.stdout.close()
 
 
 def _running(pid: int) -> bool:
@@ -182,3 +183,56 @@ def test_persistent_workers_serve_every_epoch_and_stop_on_close():
             assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
     loader.close()
     assert multiprocessing.active_children() == []
+
+
+def test_spawned_workers_read_a_picklable_memmap_dataset(tmp_path):
+    """"spawn" (macOS and Windows' default) pickles the dataset: a memmap travels as its file."""
+    from dlkit.data import ArrayDataset
+    np.save(tmp_path / "x.npy", np.arange(240, dtype=np.float32).reshape(60, 2, 2, 1))
+    ds = ArrayDataset(np.load(tmp_path / "x.npy", mmap_mode="r"), np.arange(60))
+    runs = []
+    for workers, context in ((0, None), (2, "spawn")):
+        dl.manual_seed(0)
+        runs.append([x.numpy() for x, _ in DataLoader(ds, batch_size=16, num_workers=workers,
+                                                      transform=RandomHorizontalFlip(),
+                                                      multiprocessing_context=context)])
+    assert len(runs[1]) == 4
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
+
+
+def test_ctrl_c_while_waiting_for_a_worker_stops_everything(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time, multiprocessing
+        sys.path.insert(0, {SRC!r})
+        import numpy as np
+        from dlkit.data import DataLoader, Dataset
+
+        class Slow(Dataset):
+            def __len__(self):
+                return 100
+            def __getitem__(self, i):
+                time.sleep(0.5 if i >= 4 else 0)
+                return np.zeros(4)
+
+        it = iter(DataLoader(Slow(), batch_size=4, shuffle=False, num_workers=2))
+        next(it)
+        print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+        try:
+            next(it)
+        except KeyboardInterrupt:
+            it.close()
+            print("interrupted", len(multiprocessing.active_children()), flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert out.strip() == "interrupted 0", (out, err)
+        assert "Traceback" not in err  # the workers ignore the interrupt: no noise from them
+        assert not [p for p in pids if _running(p)]
+    finally:
+        proc.kill()
+        proc.communicate()

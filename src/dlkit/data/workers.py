@@ -106,9 +106,11 @@ def _die_with_parent() -> None:
 def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_pid: int,
                  n_slots: int, pdeathsig: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if pdeathsig:
+    signal.signal(signal.SIGTERM, _exit_on_term)  # terminate(): unlink the slots on the way
+    direct = os.getppid() == parent_pid  # False under forkserver: the server is the parent
+    if pdeathsig and direct:
         _die_with_parent()
-    if os.getppid() != parent_pid:
+    if not _parent_alive(parent_pid, direct):
         return
     slots: list[shared_memory.SharedMemory | None] = [None] * n_slots
     n = 0
@@ -117,7 +119,7 @@ def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_p
             try:
                 task = tasks.get(timeout=_POLL_S)
             except queue.Empty:
-                if os.getppid() != parent_pid:
+                if not _parent_alive(parent_pid, direct):
                     return
                 continue
             if task is None:
@@ -138,13 +140,29 @@ def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_p
                 for (offset, shape, dtype), a in zip(layout, arrays):
                     np.ndarray(shape, dtype, buffer=shm.buf, offset=offset)[...] = a
                 message = pickle.dumps(("ok", k, wid, s, shm.name, meta, layout))
-            except BaseException as e:  # noqa: BLE001 - every failure goes to the main process
+            except Exception as e:  # every failure goes to the main process
                 message = _error_message(k, wid, indices, e)
             results.put(message)
     finally:
         for shm in slots:
             if shm is not None:
                 _forget(shm)
+
+
+def _exit_on_term(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def _parent_alive(parent_pid: int, direct: bool) -> bool:
+    if direct:
+        return os.getppid() == parent_pid
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _forget(shm: shared_memory.SharedMemory) -> None:
@@ -240,7 +258,7 @@ class WorkerPool:
             completed = True
         finally:
             if not (keep_alive and completed):
-                self.shutdown()
+                self.shutdown(wait=completed)
 
     def alive(self) -> bool:
         return bool(self.workers) and all(p.is_alive() for p in self.workers)
@@ -292,19 +310,22 @@ class WorkerPool:
                   for offset, shape, dtype in layout]
         return _join(meta, arrays)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the workers: a ``None`` task each, then (after 2 s, or at once without
+        ``wait``: an epoch left early, an error) SIGTERM, then SIGKILL."""
         for q in self.task_queues:
             try:
                 q.put(None)
             except (ValueError, OSError):
                 pass
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + (2.0 if wait else 0.0)
         for p in self.workers:
             p.join(timeout=max(0.0, deadline - time.monotonic()))
         for p in self.workers:
             if p.is_alive():
                 p.terminate()
-                p.join(timeout=1.0)
+        for p in self.workers:
+            p.join(timeout=1.0)
             if p.is_alive():
                 p.kill()
                 p.join()
