@@ -85,16 +85,23 @@ def test_a_worker_error_names_example_137_and_carries_its_traceback():
     assert multiprocessing.active_children() == []
 
 
-def test_break_and_exceptions_in_the_loop_stop_the_workers():
-    loader = DataLoader(FailsAt(-1), batch_size=10, num_workers=2)
-    for _ in loader:
-        break
-    time.sleep(0.05)
-    assert multiprocessing.active_children() == []
-    with pytest.raises(KeyboardInterrupt):
+def _shm_names() -> set[str]:
+    return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} \
+        if os.path.isdir("/dev/shm") else set()
+
+
+def test_break_and_exceptions_in_the_loop_stop_the_workers_and_free_shared_memory():
+    before = _shm_names()
+    for _ in range(3):  # workers stopped while busy must still unlink their slots
+        loader = DataLoader(FailsAt(-1), batch_size=10, num_workers=2)
         for _ in loader:
-            raise KeyboardInterrupt
-    assert multiprocessing.active_children() == []
+            break
+        assert multiprocessing.active_children() == []
+        with pytest.raises(KeyboardInterrupt):
+            for _ in loader:
+                raise KeyboardInterrupt
+        assert multiprocessing.active_children() == []
+    assert _shm_names() - before == set()
 
 
 class KillsItsWorker(Dataset):

@@ -134,9 +134,18 @@ def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_p
                 layout, size = _layout(arrays)
                 shm = slots[s]
                 if shm is None or shm.size < size:
-                    if shm is not None:
-                        _forget(shm)
-                    shm = slots[s] = shared_memory.SharedMemory(create=True, size=max(size, 1))
+                    # no exit between creating a segment and recording it (it would leak)
+                    _TERM["critical"] = True
+                    try:
+                        if shm is not None:
+                            slots[s] = None
+                            _forget(shm)
+                        shm = slots[s] = shared_memory.SharedMemory(create=True,
+                                                                    size=max(size, 1))
+                    finally:
+                        _TERM["critical"] = False
+                    if _TERM["pending"]:
+                        raise SystemExit(0)
                 for (offset, shape, dtype), a in zip(layout, arrays):
                     np.ndarray(shape, dtype, buffer=shm.buf, offset=offset)[...] = a
                 message = pickle.dumps(("ok", k, wid, s, shm.name, meta, layout))
@@ -144,12 +153,21 @@ def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_p
                 message = _error_message(k, wid, indices, e)
             results.put(message)
     finally:
+        _TERM["critical"] = True  # a SIGTERM now waits for the cleanup
         for shm in slots:
             if shm is not None:
                 _forget(shm)
 
 
+_TERM = {"critical": False, "pending": False}
+
+
 def _exit_on_term(signum: int, frame: Any) -> None:
+    """SIGTERM (the main process stopping a busy worker): exit, through the ``finally``
+    that unlinks the slots, unless a segment is being created (then right after)."""
+    if _TERM["critical"]:
+        _TERM["pending"] = True
+        return
     raise SystemExit(0)
 
 
