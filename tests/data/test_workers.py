@@ -243,3 +243,18 @@ def test_ctrl_c_while_waiting_for_a_worker_stops_everything(tmp_path):
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_a_full_shared_memory_falls_back_to_pickling_not_a_crash(monkeypatch):
+    """A full /dev/shm (small in containers) fails when the slot's space is reserved: the
+    batch then travels pickled instead of the worker dying of SIGBUS."""
+    def no_space(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    before = _shm_names()
+    monkeypatch.setattr(os, "posix_fallocate", no_space, raising=False)
+    ref, _ = _epochs(0, n_epochs=1)
+    got, _ = _epochs(2, n_epochs=1)
+    for (x0, y0, _), (x1, y1, _) in zip(ref[0], got[0]):
+        assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
+    assert _shm_names() - before == set()

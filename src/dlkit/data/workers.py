@@ -132,23 +132,13 @@ def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_p
                 arrays: list[np.ndarray] = []
                 meta = _split(batch, arrays)
                 layout, size = _layout(arrays)
-                shm = slots[s]
-                if shm is None or shm.size < size:
-                    # no exit between creating a segment and recording it (it would leak)
-                    _TERM["critical"] = True
-                    try:
-                        if shm is not None:
-                            slots[s] = None
-                            _forget(shm)
-                        shm = slots[s] = shared_memory.SharedMemory(create=True,
-                                                                    size=max(size, 1))
-                    finally:
-                        _TERM["critical"] = False
-                    if _TERM["pending"]:
-                        raise SystemExit(0)
-                for (offset, shape, dtype), a in zip(layout, arrays):
-                    np.ndarray(shape, dtype, buffer=shm.buf, offset=offset)[...] = a
-                message = pickle.dumps(("ok", k, wid, s, shm.name, meta, layout))
+                shm = _slot(slots, s, size)
+                if shm is None:  # /dev/shm is full: this batch travels pickled
+                    message = pickle.dumps(("inline", k, wid, batch))
+                else:
+                    for (offset, shape, dtype), a in zip(layout, arrays):
+                        np.ndarray(shape, dtype, buffer=shm.buf, offset=offset)[...] = a
+                    message = pickle.dumps(("ok", k, wid, s, shm.name, meta, layout))
             except Exception as e:  # every failure goes to the main process
                 message = _error_message(k, wid, indices, e)
             results.put(message)
@@ -157,6 +147,33 @@ def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_p
         for shm in slots:
             if shm is not None:
                 _forget(shm)
+
+
+def _slot(slots: list, s: int, size: int) -> shared_memory.SharedMemory | None:
+    """Slot ``s``, replaced by a bigger segment when ``size`` bytes do not fit; None when
+    shared memory cannot hold them (the space is reserved up front: a full /dev/shm then
+    fails here, not with a SIGBUS while writing)."""
+    shm = slots[s]
+    if shm is not None and shm.size >= size:
+        return shm
+    _TERM["critical"] = True  # no exit between creating a segment and recording it
+    try:
+        if shm is not None:
+            slots[s] = None
+            _forget(shm)
+        shm = slots[s] = shared_memory.SharedMemory(create=True, size=max(size, 1))
+        if hasattr(os, "posix_fallocate") and getattr(shm, "_fd", -1) >= 0:
+            try:
+                os.posix_fallocate(shm._fd, 0, max(size, 1))
+            except OSError:
+                slots[s] = None
+                _forget(shm)
+                shm = None
+    finally:
+        _TERM["critical"] = False
+    if _TERM["pending"]:
+        raise SystemExit(0)
+    return shm
 
 
 _TERM = {"critical": False, "pending": False}
@@ -311,6 +328,8 @@ class WorkerPool:
             msg = (f"DataLoader: {what} failed in worker {wid} while {where}: {type_name}: "
                    f"{text}\n\nWorker traceback:\n{trace}")
             raise _rebuilt(pickle.loads(exc_type), msg)
+        if message[0] == "inline":
+            return message[3]
         _, k, wid, s, name, meta, layout = message
         shm = self._mapped.get((wid, s))
         if shm is None or shm.name != name.lstrip("/"):
