@@ -11,6 +11,7 @@ from dlkit.data.dataset import (
     Subset,
     random_split,
 )
+from dlkit.data.detection import COCODetection, VOCDetection
 from dlkit.data.encoding import from_one_hot, one_hot
 from dlkit.data.files import load_csv, load_h5_images, load_npz
 from dlkit.data.image_folder import ImageFolder
@@ -52,7 +53,8 @@ __all__ = [
     "ArrayDataset", "Collate", "ConcatDataset", "Dataset", "DistributedSampler",
     "IterableDataset", "PaddedSequence", "RandomSampler", "Sampler", "SequentialSampler",
     "Subset", "default_collate", "random_split",
-    "AudioClipDataset", "ImageFolder", "TextLineDataset", "read_wav",
+    "AudioClipDataset", "COCODetection", "ImageFolder", "TextLineDataset", "VOCDetection",
+    "read_wav",
     # augmentation
     "ColorShift", "Compose", "Normalize", "PCAColorAugmentation", "RandomApply", "RandomCrop",
     "RandomHorizontalFlip", "RandomRotation", "RandomShear", "RandomVerticalFlip", "Transform",

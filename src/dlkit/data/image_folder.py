@@ -90,28 +90,40 @@ class ImageFolder(Dataset):
 
     def load(self, path: str) -> np.ndarray:
         """One image file as ``(n_H, n_W, n_C)`` in this dataset's size, channels and dtype."""
-        from PIL import Image, UnidentifiedImageError
-        mode = "RGB" if self.channels == 3 else "L"
-        try:
-            with Image.open(path) as img:
-                if self.size is not None and img.format == "JPEG":
-                    img.draft(mode, (self.size[1], self.size[0]))
-                if img.mode != mode:
-                    img = img.convert(mode)
-                if self.size is not None and img.size != (self.size[1], self.size[0]):
-                    resample = getattr(Image, "Resampling", Image).BILINEAR
-                    img = img.resize((self.size[1], self.size[0]), resample)
-                pixels = np.asarray(img)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-            raise ValueError(f"ImageFolder: cannot read image {path!r}: {e}") from e
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
-        if self.dtype == np.uint8:
-            return np.ascontiguousarray(pixels)
-        out = pixels.astype(self.dtype)
-        out *= self.dtype.type(1 / 255)
-        return out
+        return decode_image(path, self.size, self.channels, self.dtype, "ImageFolder")[0]
 
     def __repr__(self) -> str:
         return (f"ImageFolder({str(self.root)!r}, {len(self)} images, {len(self.classes)} "
                 f"classes, size={self.size})")
+
+
+def decode_image(path: str, size: tuple[int, int] | None = None, channels: int = 3,
+                 dtype: Any = None, caller: str = "decode_image"
+                 ) -> tuple[np.ndarray, tuple[int, int]]:
+    """``(pixels (n_H, n_W, n_C), (original height, original width))`` of an image file:
+    converted to ``channels`` (3 RGB, 1 grayscale), resized to ``size`` (height, width)
+    with JPEG draft decoding when it is enough, in ``dtype`` (floats scaled to [0, 1],
+    uint8 as 0..255). A file Pillow cannot read raises a ValueError naming it."""
+    from PIL import Image, UnidentifiedImageError
+    mode = "RGB" if channels == 3 else "L"
+    dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    try:
+        with Image.open(path) as img:
+            original = (img.size[1], img.size[0])
+            if size is not None and img.format == "JPEG":
+                img.draft(mode, (size[1], size[0]))
+            if img.mode != mode:
+                img = img.convert(mode)
+            if size is not None and img.size != (size[1], size[0]):
+                resample = getattr(Image, "Resampling", Image).BILINEAR
+                img = img.resize((size[1], size[0]), resample)
+            pixels = np.asarray(img)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise ValueError(f"{caller}: cannot read image {str(path)!r}: {e}") from e
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if dtype == np.uint8:
+        return np.ascontiguousarray(pixels), original
+    out = pixels.astype(dtype)
+    out *= dtype.type(1 / 255)
+    return out, original
