@@ -258,3 +258,18 @@ def test_a_full_shared_memory_falls_back_to_pickling_not_a_crash(monkeypatch):
     for (x0, y0, _), (x1, y1, _) in zip(ref[0], got[0]):
         assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
     assert _shm_names() - before == set()
+
+
+def test_an_unshuffled_pass_leaves_the_generator_alone_and_still_repeats():
+    runs = []
+    for workers in (0, 2):
+        dl.manual_seed(21)
+        loader = DataLoader(NoisyImages(), batch_size=16, shuffle=False, num_workers=workers)
+        runs.append([x.numpy() for x, _, _ in loader])
+        assert generator().random() == _fresh_draw(21)  # no draw was taken
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
+
+
+def _fresh_draw(seed: int) -> float:
+    dl.manual_seed(seed)
+    return generator().random()

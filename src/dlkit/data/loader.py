@@ -41,7 +41,9 @@ class DataLoader:
     ``num_workers > 0``: that many processes make batches ahead of the step, ``prefetch``
     batches each, handed back through shared memory, in order. Each batch is made under its
     own seed drawn (once per epoch) from the dlkit generator, so the batches are the same
-    bit for bit with 0, 1 or 2 workers for a dataset, even with random augmentation.
+    bit for bit with 0, 1 or 2 workers for a dataset, even with random augmentation. (A pass
+    without shuffling or transform takes its seed from the generator's state without
+    moving it: evaluation does not change the draws of training.)
     (The arrays form with ``num_workers=0`` keeps its historic draws: its ``transform`` draws
     from the dlkit generator directly; wrap the arrays in ``ArrayDataset`` to get batches
     that do not depend on the number of workers.) ``multiprocessing_context``: "fork" on
@@ -135,7 +137,7 @@ class DataLoader:
             epoch, self._resume = self._resume, None
         else:
             epoch = {"order": self._order(), "position": 0}
-            epoch["seed"] = int(generator().integers(2**63)) if self.per_batch_seed else None
+            epoch["seed"] = self._epoch_seed() if self.per_batch_seed else None
         self._epoch = epoch
         tasks = self._tasks(epoch)
         if self.num_workers == 0:
@@ -169,6 +171,20 @@ class DataLoader:
             self.close()
         except Exception:
             pass
+
+    def _epoch_seed(self) -> int:
+        """The seed of this pass's batches: drawn from the dlkit generator when the pass is
+        random (shuffled or transformed); otherwise derived from the generator's state
+        without moving it, so an evaluation pass leaves the training's draws alone."""
+        gen = generator()
+        if (self.sampler is None and self.shuffle) or self.transform is not None:
+            return int(gen.integers(2**63))
+        try:
+            state = gen.bit_generator.state["state"]
+            words = np.random.SeedSequence([int(state["state"]), int(state["inc"])])
+            return int(words.generate_state(1, np.uint64)[0] >> np.uint64(1))
+        except (KeyError, TypeError):
+            return int(gen.integers(2**63))
 
     def _order(self) -> np.ndarray | None:
         """This epoch's order of examples; None for 0..m-1 in the arrays form (slices)."""
