@@ -18,7 +18,15 @@ import pytest
 
 import dlkit as dl
 from dlkit.backend import generator
-from dlkit.data import Compose, DataLoader, Dataset, RandomCrop, RandomHorizontalFlip
+from dlkit.data import (
+    Compose,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomCrop,
+    RandomHorizontalFlip,
+    get_worker_info,
+)
 from dlkit.data.workers import WorkerError, _layout, _split
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX shared memory")
@@ -273,3 +281,34 @@ def test_an_unshuffled_pass_leaves_the_generator_alone_and_still_repeats():
 def _fresh_draw(seed: int) -> float:
     dl.manual_seed(seed)
     return generator().random()
+
+
+class ShardedStream(IterableDataset):
+    """Examples 0..n-1, each worker taking every num_workers-th (PyTorch's sharding idiom)."""
+
+    def __init__(self, n: int, fail_at: int = -1) -> None:
+        self.n, self.fail_at = n, fail_at
+
+    def __iter__(self):
+        info = get_worker_info()
+        wid, count = (info.id, info.num_workers) if info else (0, 1)
+        for i in range(wid, self.n, count):
+            if i == self.fail_at:
+                raise ValueError(f"broken record {i}")
+            yield np.full(2, i, np.float32), i
+
+
+def test_streams_are_sharded_across_workers_and_taken_in_turn():
+    for workers in (0, 1, 2, 3):
+        batches = [y.numpy().tolist() for _, y in DataLoader(ShardedStream(23), batch_size=4,
+                                                              num_workers=workers)]
+        seen = sorted(i for b in batches for i in b)
+        assert seen == list(range(23)), workers
+        if workers == 2:  # worker 0 gives 0, 2, 4, 6; worker 1 gives 1, 3, 5, 7; ...
+            assert batches[:2] == [[0, 2, 4, 6], [1, 3, 5, 7]]
+            assert batches[-2:] == [[16, 18, 20, 22], [17, 19, 21]]
+    assert multiprocessing.active_children() == []
+    with pytest.raises(ValueError, match=r"failed in worker 1 while reading the stream: .*"
+                                         r"broken record 7"):
+        list(DataLoader(ShardedStream(23, fail_at=7), batch_size=4, num_workers=2))
+    assert get_worker_info() is None

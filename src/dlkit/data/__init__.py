@@ -43,6 +43,7 @@ from dlkit.data.transforms import (
     Transform,
     transform_from_config,
 )
+from dlkit.data.workers import WorkerError, get_worker_info
 
 __all__ = [
     "DATASETS", "DataLoader", "DatasetInfo", "Standardizer", "dataset_info", "from_one_hot",
@@ -54,7 +55,7 @@ __all__ = [
     "IterableDataset", "PaddedSequence", "RandomSampler", "Sampler", "SequentialSampler",
     "Subset", "default_collate", "random_split",
     "AudioClipDataset", "COCODetection", "ImageFolder", "TextLineDataset", "VOCDetection",
-    "read_wav",
+    "read_wav", "WorkerError", "get_worker_info",
     # augmentation
     "ColorShift", "Compose", "Normalize", "PCAColorAugmentation", "RandomApply", "RandomCrop",
     "RandomHorizontalFlip", "RandomRotation", "RandomShear", "RandomVerticalFlip", "Transform",

@@ -73,6 +73,31 @@ class BatchMaker:
                 batch = self._transformed(batch, indices)
         return batch
 
+    def next_stream_batch(self, restart: bool, epoch_seed: int | None, k: int,
+                          batch_size: int, drop_last: bool) -> Any:
+        """The next ``batch_size`` examples of an iterable dataset (a new pass when
+        ``restart``), collated and transformed; None when the stream is exhausted."""
+        if restart or getattr(self, "_stream", None) is None:
+            self._stream = iter(self.dataset)
+        with batch_seed(epoch_seed, k):
+            examples = []
+            try:
+                for example in self._stream:
+                    examples.append(example)
+                    if len(examples) == batch_size:
+                        break
+            except Exception as e:
+                raise ExampleError(None, e, "reading the stream") from e
+            if not examples or (drop_last and len(examples) < batch_size):
+                return None
+            try:
+                batch = (self.collate_fn or default_collate)(examples)
+            except Exception as e:
+                raise ExampleError(None, e, "collating") from e
+            if self.transform is not None:
+                batch = self._transformed(batch, None)
+        return batch
+
     # -- fetching -----------------------------------------------------------------------------
     def _fetch(self, indices: Any) -> Any:
         if self.arrays_mode:

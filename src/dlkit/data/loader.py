@@ -29,7 +29,8 @@ class DataLoader:
 
     **A dataset** ``DataLoader(dataset, batch_size=..., ...)``: any object with ``__len__``
     and ``__getitem__`` (see ``dlkit.data.dataset``), or an ``IterableDataset`` (a stream, no
-    shuffling, no workers). Examples are collated by ``collate_fn`` (default
+    shuffling; with workers each iterates its own copy: shard it with ``get_worker_info()``).
+    Examples are collated by ``collate_fn`` (default
     ``dlkit.data.collate.default_collate``) and every NumPy array in the batch becomes a
     Tensor: ``(x, y)`` examples give a tuple of Tensors, dict examples a dict of Tensors,
     variable-length sequences a ``PaddedSequence(data, mask, lengths)`` of Tensors, strings a
@@ -96,9 +97,6 @@ class DataLoader:
                             "dataset DataLoader(dataset, ...)")
         else:
             self.dataset = data[0]
-        if self.streaming and num_workers:
-            raise ValueError("DataLoader: an IterableDataset is read in the main process; pass "
-                             "num_workers=0 (or give a map-style dataset for workers)")
         if sampler is not None and not (hasattr(sampler, "__iter__") or
                                         hasattr(sampler, "indices")):
             raise TypeError(f"DataLoader: expected sampler an iterable of indices, got "
@@ -215,26 +213,32 @@ class DataLoader:
         return to_tensors(batch)
 
     def _stream(self) -> Iterator[Any]:
-        collate = self.collate_fn or self.maker_collate()
-        examples: list = []
-        k = 0
-        for example in self.dataset:
-            examples.append(example)
-            if len(examples) == self.batch_size:
-                yield self._stream_batch(collate, examples, k)
-                examples, k = [], k + 1
-        if examples and not self.drop_last:
-            yield self._stream_batch(collate, examples, k)
-
-    def maker_collate(self) -> Callable:
-        from dlkit.data.collate import default_collate
-        return default_collate
-
-    def _stream_batch(self, collate: Callable, examples: list, k: int) -> Any:
-        batch = collate(examples)
-        if self.transform is not None:
-            batch = self.maker._transformed(batch, None)
-        return to_tensors(batch)
+        """Batches of consecutive examples of an IterableDataset. With workers, each worker
+        iterates its own copy (shard it with ``dlkit.data.get_worker_info()``) and batches
+        come from the workers in turn, as PyTorch's."""
+        seed = self._epoch_seed()
+        if self.num_workers == 0:
+            k = 0
+            while True:
+                try:
+                    batch = self.maker.next_stream_batch(k == 0, seed, k, self.batch_size,
+                                                         self.drop_last)
+                except ExampleError as e:
+                    raise _same_type(e.exc, f"DataLoader: batch {k} failed while {e.where}: "
+                                            f"{e.exc}") from e.exc
+                if batch is None:
+                    return
+                yield to_tensors(batch)
+                k += 1
+        from dlkit.data.workers import WorkerPool
+        pool = WorkerPool(self.maker, self.num_workers, self.prefetch,
+                          self.multiprocessing_context, self.timeout)
+        batches = pool.run_stream(seed, self.batch_size, self.drop_last)
+        try:
+            for batch in batches:
+                yield to_tensors(batch)
+        finally:
+            batches.close()
 
     # -- resuming -----------------------------------------------------------------------------
     def state_dict(self) -> dict:

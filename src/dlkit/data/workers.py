@@ -24,9 +24,10 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from multiprocessing import resource_tracker, shared_memory
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -103,8 +104,26 @@ def _die_with_parent() -> None:
         pass
 
 
+class WorkerInfo(NamedTuple):
+    """What ``get_worker_info()`` returns inside a loader worker."""
+
+    id: int
+    num_workers: int
+
+
+_WORKER_INFO: WorkerInfo | None = None
+
+
+def get_worker_info() -> WorkerInfo | None:
+    """In a loader worker: its ``id`` and the ``num_workers``, e.g. to shard a stream
+    (``if i % info.num_workers == info.id: yield example``); None in the main process."""
+    return _WORKER_INFO
+
+
 def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_pid: int,
-                 n_slots: int, pdeathsig: bool) -> None:
+                 n_slots: int, pdeathsig: bool, num_workers: int = 1) -> None:
+    global _WORKER_INFO
+    _WORKER_INFO = WorkerInfo(wid, num_workers)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)  # terminate(): unlink the slots on the way
     direct = os.getppid() == parent_pid  # False under forkserver: the server is the parent
@@ -128,7 +147,14 @@ def _worker_loop(wid: int, maker: BatchMaker, tasks: Any, results: Any, parent_p
             s = n % n_slots
             n += 1
             try:
-                batch = maker.make(indices, seed, k)
+                if isinstance(indices, tuple) and indices[:1] == ("stream",):
+                    _, restart, batch_size, drop_last = indices
+                    batch = maker.next_stream_batch(restart, seed, k, batch_size, drop_last)
+                    if batch is None:
+                        results.put(pickle.dumps(("end", k, wid)))
+                        continue
+                else:
+                    batch = maker.make(indices, seed, k)
                 arrays: list[np.ndarray] = []
                 meta = _split(batch, arrays)
                 layout, size = _layout(arrays)
@@ -258,7 +284,7 @@ class WorkerPool:
             q = self.ctx.Queue()
             p = self.ctx.Process(target=_worker_loop, daemon=True, name=f"dlkit-loader-{w}",
                                  args=(w, self.maker, q, self.results, os.getpid(),
-                                       self.prefetch, pdeathsig))
+                                       self.prefetch, pdeathsig, self.num_workers))
             p.start()
             self.workers.append(p)
             self.task_queues.append(q)
@@ -294,6 +320,56 @@ class WorkerPool:
         finally:
             if not (keep_alive and completed):
                 self.shutdown(wait=completed)
+
+    def run_stream(self, seed: int | None, batch_size: int, drop_last: bool) -> Iterator[Any]:
+        """Batches of an iterable dataset: every worker reads its own copy of the stream;
+        batches are asked of the workers in turn (``prefetch`` each in flight) and yielded
+        in the order asked; a worker whose stream ends drops out."""
+        if not self.alive():
+            self.shutdown()
+            self.start()
+        active = list(range(self.num_workers))
+        outstanding, first = [0] * self.num_workers, [True] * self.num_workers
+        order: deque[tuple[int, int]] = deque()
+        pending: dict[int, Any] = {}
+        counter = {"k": 0, "turn": 0}
+
+        def deal() -> None:
+            while active:
+                for _ in range(len(active)):
+                    w = active[counter["turn"] % len(active)]
+                    counter["turn"] += 1
+                    if outstanding[w] < self.prefetch:
+                        break
+                else:
+                    return
+                k = counter["k"]
+                self.task_queues[w].put((k, ("stream", first[w], batch_size, drop_last), seed))
+                first[w], counter["k"] = False, k + 1
+                outstanding[w] += 1
+                order.append((k, w))
+
+        completed = False
+        try:
+            deal()
+            while order:
+                k, w = order.popleft()
+                while k not in pending:
+                    message = self._receive()
+                    pending[message[1]] = message
+                message = pending.pop(k)
+                outstanding[w] -= 1
+                if message[0] == "end":
+                    if w in active:
+                        active.remove(w)
+                    deal()
+                    continue
+                batch = self._unpack(message)
+                deal()
+                yield batch
+            completed = True
+        finally:
+            self.shutdown(wait=completed)
 
     def alive(self) -> bool:
         return bool(self.workers) and all(p.is_alive() for p in self.workers)
