@@ -110,3 +110,17 @@ def test_audio_clips_from_a_folder(tmp_path):
     (tmp_path / "bad.wav").write_bytes(b"RIFF....")
     with pytest.raises(ValueError, match="cannot read WAV file"):
         read_wav(tmp_path / "bad.wav")
+
+
+def test_image_folder_loaders_split_and_batch(tmp_path):
+    from dlkit.data import image_folder_loaders
+    root = _write_folder(tmp_path / "imgs", per_class=10)
+    dl.manual_seed(0)
+    parts = image_folder_loaders(root, size=8, batch_size=4, dev=0.2, test=0.1,
+                                 transform=dl.data.RandomHorizontalFlip())
+    assert parts.classes == ["cat", "dog"] and parts.input_shape == (8, 8, 3)
+    sizes = [sum(len(y) for _, y in loader) for loader in (parts.train, parts.dev, parts.test)]
+    assert sizes == [14, 4, 2]
+    assert image_folder_loaders(root, size=8, dev=0.0).dev is None
+    with pytest.raises(ValueError, match="dev and test fractions"):
+        image_folder_loaders(root, dev=0.6, test=0.5)

@@ -14,7 +14,7 @@ from dlkit.data.dataset import (
 from dlkit.data.detection import COCODetection, VOCDetection
 from dlkit.data.encoding import from_one_hot, one_hot
 from dlkit.data.files import load_csv, load_h5_images, load_npz
-from dlkit.data.image_folder import ImageFolder
+from dlkit.data.image_folder import FolderLoaders, ImageFolder, image_folder_loaders
 from dlkit.data.loader import DataLoader
 from dlkit.data.normalize import Standardizer
 from dlkit.data.planar import make_flower
@@ -55,7 +55,7 @@ __all__ = [
     "IterableDataset", "PaddedSequence", "RandomSampler", "Sampler", "SequentialSampler",
     "Subset", "default_collate", "random_split",
     "AudioClipDataset", "COCODetection", "ImageFolder", "TextLineDataset", "VOCDetection",
-    "read_wav", "WorkerError", "get_worker_info",
+    "read_wav", "WorkerError", "get_worker_info", "FolderLoaders", "image_folder_loaders",
     # augmentation
     "ColorShift", "Compose", "Normalize", "PCAColorAugmentation", "RandomApply", "RandomCrop",
     "RandomHorizontalFlip", "RandomRotation", "RandomShear", "RandomVerticalFlip", "Transform",

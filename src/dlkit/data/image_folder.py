@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -127,3 +127,44 @@ def decode_image(path: str, size: tuple[int, int] | None = None, channels: int =
     out = pixels.astype(dtype)
     out *= dtype.type(1 / 255)
     return out, original
+
+
+class FolderLoaders(NamedTuple):
+    """Loaders over the parts of an image folder (``dev``/``test`` are None when empty)."""
+
+    train: Any
+    dev: Any
+    test: Any
+    classes: list[str]
+    input_shape: tuple[int, int, int]
+
+
+def image_folder_loaders(root: str | os.PathLike, size: int | tuple[int, int] = 64,
+                         batch_size: int = 64, num_workers: int = 0, dev: float = 0.1,
+                         test: float = 0.0, transform: Callable | None = None,
+                         channels: int = 3, persistent_workers: bool = False) -> FolderLoaders:
+    """``ImageFolder(root, size, channels)`` split at random (dlkit generator) into
+    train/dev/test fractions, as loaders: the training one shuffled, augmented by
+    ``transform`` (a batch transform) and read by ``num_workers`` processes; dev and test in
+    order. What ``dlkit train --data FOLDER --workers N`` needs."""
+    from dlkit.data.dataset import random_split
+    from dlkit.data.loader import DataLoader
+    if not (0 <= dev < 1 and 0 <= test < 1 and dev + test < 1):
+        raise ValueError(f"image_folder_loaders: expected dev and test fractions in [0, 1) "
+                         f"with dev + test < 1, got dev={dev!r}, test={test!r}")
+    ds = ImageFolder(root, size=size, channels=channels)
+    n = len(ds)
+    n_dev, n_test = int(round(dev * n)), int(round(test * n))
+    if n - n_dev - n_test < 1:
+        raise ValueError(f"image_folder_loaders: {n} images leave none to train on with "
+                         f"dev={dev}, test={test}")
+    train_set, dev_set, test_set = random_split(ds, [n - n_dev - n_test, n_dev, n_test])
+
+    def ordered(part: Any) -> Any:
+        return DataLoader(part, batch_size=batch_size, shuffle=False,
+                          num_workers=num_workers) if len(part) else None
+
+    train = DataLoader(train_set, batch_size=batch_size, shuffle=True, transform=transform,
+                       num_workers=num_workers, persistent_workers=persistent_workers)
+    return FolderLoaders(train, ordered(dev_set), ordered(test_set), ds.classes,
+                         (*ds.size, channels))
