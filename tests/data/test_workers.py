@@ -312,3 +312,25 @@ def test_streams_are_sharded_across_workers_and_taken_in_turn():
                                          r"broken record 7"):
         list(DataLoader(ShardedStream(23, fail_at=7), batch_size=4, num_workers=2))
     assert get_worker_info() is None
+
+
+class Stalls(Dataset):
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        if i == 5:
+            time.sleep(30)
+        if i == 2:
+            raise KeyError("missing field 'label'")
+        return np.zeros(2)
+
+
+def test_timeouts_and_exceptions_without_a_message_constructor():
+    with pytest.raises(WorkerError, match=r"no batch from the workers in 0.5 s"):
+        list(DataLoader(Stalls(), batch_size=1, shuffle=False, num_workers=1, timeout=0.5,
+                        sampler=[5]))
+    with pytest.raises(WorkerError, match=r"example 2 failed in worker 0 while loading: "
+                                          r"KeyError: .*missing field"):
+        list(DataLoader(Stalls(), batch_size=2, shuffle=False, num_workers=1))
+    assert multiprocessing.active_children() == []
