@@ -66,6 +66,9 @@ class BatchMaker:
         self.collate_fn = collate_fn
         self.batched = collate_fn is None and hasattr(dataset, "__getitems__")
 
+    def __getstate__(self) -> dict:  # a stream in progress stays with its process
+        return {k: v for k, v in self.__dict__.items() if k != "_stream"}
+
     def make(self, indices: Any, epoch_seed: int | None, k: int) -> Any:
         with batch_seed(epoch_seed, k):
             batch = self._fetch(indices)
