@@ -202,7 +202,8 @@ def fit(model: Module, loss: str | Callable | LossSpec | None, optimizer: Optimi
         metrics: Sequence[str] = ("accuracy",), shuffle: bool = True, output: str = "logits",
         *, step: Step | Callable | None = None, initial_epoch: int = 0,
         clip_norm: float | None = None, clip_value: float | None = None, l2: float = 0.0,
-        verbose: int = 0, transform: Callable | None = None) -> History:
+        verbose: int = 0, transform: Callable | None = None,
+        distributed: bool | None = None) -> History:
     """Mini-batch training: for each epoch and batch, the step (forward and cost), backward,
     (clip), update; callbacks see every stage.
 
@@ -226,12 +227,21 @@ def fit(model: Module, loss: str | Callable | LossSpec | None, optimizer: Optimi
       ``val_loss`` does not.
     - ``verbose``: 1 adds a ``ProgressBar`` (it stays off when stdout is not a terminal).
     - ``transform``: augmentation of each training batch of the array X.
+    - ``distributed``: data parallel over MPI ranks (``dlkit.distributed``): None (default)
+      turns it on under ``mpiexec`` with several processes; ``batch_size`` is then the global
+      batch. See ``dlkit.distributed.fit``.
     """
     runner = resolve_step(step, model, loss, output)
     metric_fns = _metric_fns(metrics)
     _check_fit_args(epochs, initial_epoch, clip_norm, clip_value, l2)
     train_data = batches(X, y, batch_size=batch_size, shuffle=shuffle, transform=transform)
     val_data = _validation(validation_data, "fit")
+    sync = None
+    if distributed or (distributed is None and _under_mpiexec()):
+        from dlkit.distributed.fit import prepare
+
+        train_data, callbacks, verbose, sync, l2 = prepare(
+            model, X, y, train_data, batch_size, shuffle, transform, callbacks, verbose, l2)
     n_batches = _length(train_data)
     history = History()
     trainer = Trainer(model, optimizer, history, [], epochs=epochs,
@@ -245,7 +255,7 @@ def fit(model: Module, loss: str | Callable | LossSpec | None, optimizer: Optimi
         trainer.epoch = epoch
         hooks.on_epoch_begin(epoch, {})
         logs = _train_epoch(trainer, hooks, runner, train_data, n_batches, metric_fns,
-                            clip_norm, clip_value, l2)
+                            clip_norm, clip_value, l2, sync)
         if val_data is not None:
             val = _evaluate(model, runner, val_data, metric_fns)
             logs.update({f"val_{k}": v for k, v in val.items()})
@@ -258,10 +268,16 @@ def fit(model: Module, loss: str | Callable | LossSpec | None, optimizer: Optimi
     return history
 
 
+def _under_mpiexec() -> bool:
+    from dlkit.distributed.comm import launched
+
+    return launched()
+
+
 def _train_epoch(trainer: Trainer, hooks: CallbackList, step: Step, data: Iterable[Any],
                  n_batches: int | None, metric_fns: dict[str, Callable[..., float]],
                  clip_norm: float | None, clip_value: float | None,
-                 l2: float) -> dict[str, float]:
+                 l2: float, sync: Callable[[], None] | None = None) -> dict[str, float]:
     """One pass over the data; returns the epoch's loss, step logs and training metrics."""
     model, optimizer = trainer.model, trainer.optimizer
     model.train()
@@ -277,6 +293,8 @@ def _train_epoch(trainer: Trainer, hooks: CallbackList, step: Step, data: Iterab
         if l2:
             cost = cost + l2_penalty(model, l2, out.size)
         cost.backward()
+        if sync is not None:  # distributed: average the gradients over the ranks
+            sync()
         if clip_value is not None:
             clip_grad_value(optimizer.params, clip_value)
         if clip_norm is not None:
