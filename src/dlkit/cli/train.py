@@ -129,6 +129,10 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
                    "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
+@click.option("--workers", type=click.IntRange(1), default=None, metavar="N",
+              help="Train data-parallel on N processes of this machine (relaunches the "
+                   "command under mpiexec -n N; needs the mpi extra). --batch-size is the "
+                   "global batch. On several machines: mpiexec -f hosts -n N dlkit train ...")
 @click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
               show_default=True, help="charlm: a character-level language model on --dataset "
               "dinos (bundled) or a text file; the options that apply are forwarded to "
@@ -143,9 +147,18 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           crop: int | None, color_shift: float | None, rotate: float | None,
           early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
           checkpoint_every: int | None, resume: str | None, progress: bool,
-          task: str) -> None:
+          task: str, workers: int | None = None) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     ctx = click.get_current_context()
+    if workers is not None and workers > 1 and not dl.distributed.launched():
+        from dlkit.cli.workers import relaunch
+
+        relaunch(ctx, workers, CMD)
+        return
+    if dl.distributed.launched():  # rank 0 writes the run folder and prints; the others not
+        from dlkit.cli.workers import rank_folders
+
+        out, resume, overwrite = rank_folders(out, resume, overwrite, CMD)
     if task == "charlm":
         from dlkit.cli.charlm import charlm_from_train
 
@@ -160,16 +173,18 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
             raise UserError(f"--epochs {opts['epochs']} is fewer than the run's "
                             f"{config['options']['epochs']}", CMD)
         every = config.get("checkpoint_every", 1) or 1
+        sharded = bool(config.get("sharded"))  # resumed on any number of ranks alike
     else:
         options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
         dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
                                "progress", "task", "model", "overwrite", "checkpoint_every",
-                               "resume"}
+                               "resume", "workers"}
         opts = recipes.resolve_options(options, dense_given, CMD)
         every = checkpoint_every if checkpoint_every is not None else (
             1 if opts["model"] in recipes.IMAGE_MODELS else 10)
         name = Path(dataset).stem if dataset not in DATASETS else dataset
         folder = rf.new_run_folder(out, f"{name}-{opts['model']}", overwrite, CMD)
+        sharded = dl.distributed.world_size() > 1
     model, images = opts["model"], opts["model"] in recipes.IMAGE_MODELS
     dl.manual_seed(opts["seed"])
     prepared = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
@@ -191,7 +206,8 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         "data": prepared.fingerprint, "standardized": prepared.standardizer is not None,
         "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
                   "test": len(prepared.X_test)},
-        "loss": loss, "checkpoint_every": every}
+        "loss": loss, "checkpoint_every": every,
+        "workers": dl.distributed.world_size(), "sharded": sharded}
     initial_epoch = 0
     callbacks = [*recipe.callbacks, dl.train.TerminateOnNaN(raise_error=True,
                                                             lr_option="--lr")]
@@ -222,10 +238,12 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
                      epochs=opts["epochs"], batch_size=opts["batch_size"],
                      validation_data=validation, callbacks=callbacks, l2=opts["l2"],
                      verbose=int(progress), transform=recipe.transform,
-                     initial_epoch=initial_epoch)
+                     initial_epoch=initial_epoch, distributed=sharded or None)
     except UserError:
         rf.set_status(folder, rf.FAILED)
         raise
+    if not dl.distributed.is_main():
+        return  # under mpiexec, rank 0 reports and writes the run folder
     seconds = time.perf_counter() - start
     history = dl.train.History.from_csv(folder / rf.HISTORY)
     ran = len(history["loss"])
@@ -253,7 +271,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
 def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
     """The folder and config of a run to resume; only --epochs and --progress may be given
     beside --resume (the run's own options rebuild everything else)."""
-    extra = given - {"resume", "epochs", "progress"}
+    extra = given - {"resume", "epochs", "progress", "workers"}
     if extra:
         names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
         raise UserError(f"--resume continues a run with its own options; {names} cannot be "

@@ -9,7 +9,9 @@ No hang on a fault: a rank that raises (an uncaught exception, or an exit while 
 running) prints which rank failed and calls ``MPI_Abort``, which stops every rank; a rank
 killed outright is cleaned up by the launcher; and every collective dlkit starts is watched:
 one still waiting after ``DLKIT_MPI_TIMEOUT`` seconds (default 600) aborts the job with a
-message naming the rank that waited.
+message naming the rank that waited. At exit the ranks meet once more (a barrier on a
+communicator of its own): a rank that exits while the others still run (an error before
+``fit``, say) waits ``DLKIT_MPI_EXIT_TIMEOUT`` seconds (default 120) for them, then aborts.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ import numpy as np
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE",
                   "MPI_LOCALNRANKS")
 TIMEOUT_VARIABLE = "DLKIT_MPI_TIMEOUT"
+EXIT_TIMEOUT_VARIABLE = "DLKIT_MPI_EXIT_TIMEOUT"
 
 
 class _World:
     comm: Any = None           # mpi4py COMM_WORLD when the world has more than one process
+    exit_comm: Any = None      # a duplicate of it, for the barrier at exit
     MPI: Any = None
     initialized = False
     failed = False             # set by the exception hook
@@ -74,6 +78,7 @@ def init() -> None:
     if comm.Get_size() == 1:
         return
     _world.comm, _world.MPI = comm, MPI
+    _world.exit_comm = comm.Dup()
     _world.timeout = float(os.environ.get(TIMEOUT_VARIABLE, "600"))
     _install_fault_handlers()
     _check_versions()
@@ -209,6 +214,14 @@ def _exit_check() -> None:
         return
     if _world.training:
         abort("exited in the middle of training (see its error above); stopping all ranks")
+    limit = float(os.environ.get(EXIT_TIMEOUT_VARIABLE, "120"))
+    request = _world.exit_comm.Ibarrier()
+    deadline = time.monotonic() + limit
+    while not request.Test():
+        if time.monotonic() > deadline:
+            abort(f"exited, but the other ranks did not within {limit:g} s (they still run, "
+                  "or wait for this one: see its error above); stopping all ranks")
+        time.sleep(0.01)
 
 
 def _watchdog() -> None:
