@@ -59,3 +59,17 @@ def test_resume_two_ranks_checkpoint_on_one_rank(tmp_path):
         if key != "loss":
             assert np.max(np.abs(a[key] - b[key])) < TOL, key
     assert np.allclose(a["loss"][2:], b["loss"], rtol=0, atol=TOL)
+
+
+def test_horovod_style_loop_equals_one_process():
+    done = run_script("manual_loop.py")
+    assert done.returncode == 0, done.stderr
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("maxdiff"))
+    assert float(line.split()[1]) < TOL
+
+
+def test_ranks_with_different_dlkit_versions_are_refused():
+    done = run_script("versions.py", timeout=60)
+    assert done.returncode != 0
+    assert "not reached" not in done.stdout
+    assert "rank 0: 0.1.0, rank 1: 0.0.0-other" in done.stderr

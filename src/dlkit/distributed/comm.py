@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from dlkit.errors import UserError
+
 # the launchers' variables for the number of processes (MPICH/Hydra, Open MPI, MVAPICH, PMIx,
 # Slurm's srun)
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE",
@@ -71,7 +73,7 @@ def init() -> None:
     try:
         from mpi4py import MPI
     except ImportError as e:
-        raise RuntimeError("dlkit.distributed: this process was launched by mpiexec with "
+        raise UserError("dlkit.distributed: this process was launched by mpiexec with "
                            "several processes but mpi4py is not installed; install the MPI "
                            "extra: pip install 'dlkit[mpi]'") from e
     comm = MPI.COMM_WORLD
@@ -190,7 +192,7 @@ def _check_versions() -> None:
     versions = allgather_object(__version__)
     if len(set(versions)) > 1:
         where = ", ".join(f"rank {r}: {v}" for r, v in enumerate(versions))
-        raise RuntimeError(f"dlkit.distributed: the ranks run different dlkit versions "
+        raise UserError(f"dlkit.distributed: the ranks run different dlkit versions "
                            f"({where}); install the same one on every machine")
 
 
