@@ -73,3 +73,9 @@ def test_ranks_with_different_dlkit_versions_are_refused():
     assert done.returncode != 0
     assert "not reached" not in done.stdout
     assert "rank 0: 0.1.0, rank 1: 0.0.0-other" in done.stderr
+
+
+def test_a_stop_on_one_rank_stops_every_rank(tmp_path):
+    done = run_script("run.py", str(tmp_path), "stop", "4", env={"DLKIT_MPI_TIMEOUT": "20"})
+    assert done.returncode == 0, done.stderr
+    assert len(np.load(tmp_path / "final.npz")["loss"]) == 2   # epochs 1 and 2 (cut short)

@@ -29,15 +29,15 @@ from dlkit.distributed.gradients import (
 from dlkit.distributed.sync_batch_norm import SyncBatchNorm
 
 __all__ = [
-    "DistributedLogs", "DistributedOptimizer", "DistributedSampler", "GradientAverager",
-    "SyncBatchNorm", "abort", "allgather_object", "allreduce_", "barrier", "broadcast_",
+    "DistributedLogs", "DistributedOptimizer", "DistributedSampler", "DistributedStop",
+    "GradientAverager", "SyncBatchNorm", "abort", "allgather_object", "allreduce_", "barrier", "broadcast_",
     "broadcast_object", "broadcast_parameters", "init", "is_main", "launched", "rank",
     "world_size",
 ]
 
 
 def __getattr__(name: str):
-    if name == "DistributedLogs":   # it imports dlkit.train, which imports this package lazily
-        from dlkit.distributed.fit import DistributedLogs
-        return DistributedLogs
+    if name in ("DistributedLogs", "DistributedStop"):   # they import dlkit.train
+        from dlkit.distributed import fit
+        return getattr(fit, name)
     raise AttributeError(f"module 'dlkit.distributed' has no attribute {name!r}")

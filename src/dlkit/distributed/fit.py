@@ -14,12 +14,15 @@ started under ``mpiexec``) changes.
   and the epoch's logs over the ranks, so the progress bar, early stopping, schedules and the
   history see the values of the whole batch; validation runs on every rank over all of
   ``validation_data`` (same weights, same result).
+- ``DistributedStop`` (order 10000, after every other callback) makes every rank stop when a
+  callback stopped training on any of them.
 - Only rank 0 writes: on the other ranks ``ModelCheckpoint``, ``CSVLogger``, the progress bar
   and any callback with ``main_only = True`` are left out.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -83,6 +86,25 @@ class DistributedLogs(Callback):
                     history.history[k][-1] = float(v)
 
 
+class DistributedStop(Callback):
+    """Runs after every other callback (``order = 10000``): when a callback stopped training
+    on any rank (a time budget, say), every rank stops at the same batch, so none is left
+    waiting in the next step's allreduce."""
+
+    order = 10_000
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        self._agree()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self._agree()
+
+    def _agree(self) -> None:
+        if dist.world_size() > 1:
+            flag = dist.allreduce_(np.array([float(self.trainer.stop_training)]))[0]
+            self.trainer.stop_training = bool(flag > 0)
+
+
 def prepare(model: Module, X: Any, y: Any, train_data: Any, batch_size: int, shuffle: bool,
             transform: Callable | None, callbacks: Sequence[Any], verbose: int,
             l2: float) -> tuple[Any, list[Any], int, Callable[[], None], float]:
@@ -101,10 +123,15 @@ def prepare(model: Module, X: Any, y: Any, train_data: Any, batch_size: int, shu
                                 sampler=sampler, transform=transform)
     elif isinstance(getattr(train_data, "sampler", None), DistributedSampler):
         sampler = train_data.sampler
+    elif world > 1 and me == 0:
+        warnings.warn(f"fit: training on {world} ranks from a {type(train_data).__name__} "
+                      "that has no DistributedSampler: each rank trains on all the batches it "
+                      "yields (shard it yourself, e.g. DataLoader(..., sampler="
+                      "DistributedSampler(n, world_size(), rank())))", stacklevel=3)
     broadcast_parameters(model)
     kept = [cb for cb in callbacks
             if me == 0 or not (isinstance(cb, MAIN_ONLY) or getattr(cb, "main_only", False))]
     params = [p for p in model.parameters() if p.requires_grad]
     sync = GradientAverager(params) if world > 1 else (lambda: None)
-    return train_data, [DistributedLogs(sampler), *kept], verbose if me == 0 else 0, sync, \
-        l2 / world
+    hooks = [DistributedLogs(sampler), *kept, DistributedStop()]
+    return train_data, hooks, verbose if me == 0 else 0, sync, l2 / world

@@ -5,7 +5,7 @@ MODE full: train EPOCHS epochs (shuffled, global batch 8) with a checkpoint per 
 (OUT/ckpt-{epoch}.st) and save the weights to OUT/final.npz (rank 0).
 MODE resume: load OUT/ckpt-2.st and train on to EPOCHS with distributed=True, save
 OUT/resumed.npz. MODE raise / kill: like full, but rank 1 raises / is killed with SIGKILL
-in epoch 3.
+in epoch 3. MODE stop: rank 1 alone stops training in epoch 2 (every rank must stop).
 """
 
 import os
@@ -29,6 +29,10 @@ X, y = rng.standard_normal((64, 4)), rng.integers(0, 3, 64)
 
 class Fault(dl.train.Callback):
     def on_batch_end(self, batch, logs):
+        if mode == "stop":
+            if self.trainer.epoch == 1 and batch == 2 and dl.distributed.rank() == 1:
+                self.trainer.stop_training = True
+            return
         if self.trainer.epoch == 2 and batch == 3 and dl.distributed.rank() == 1:
             if mode == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -37,7 +41,7 @@ class Fault(dl.train.Callback):
 
 callbacks = [dl.train.ModelCheckpoint(os.path.join(out, "ckpt-{epoch}.st"))]
 initial = 0
-if mode in ("raise", "kill"):
+if mode in ("raise", "kill", "stop"):
     callbacks.append(Fault())
 if mode == "resume":
     initial = dl.io.load_checkpoint(os.path.join(out, "ckpt-2.st"), model, opt)["epoch"]
