@@ -30,9 +30,9 @@ from dlkit.distributed.sync_batch_norm import SyncBatchNorm
 
 __all__ = [
     "DistributedLogs", "DistributedOptimizer", "DistributedSampler", "DistributedStop",
-    "GradientAverager", "SyncBatchNorm", "abort", "allgather_object", "allreduce_", "barrier", "broadcast_",
-    "broadcast_object", "broadcast_parameters", "init", "is_main", "launched", "rank",
-    "world_size",
+    "GradientAverager", "SyncBatchNorm", "abort", "allgather_object", "allreduce_",
+    "barrier", "broadcast_", "broadcast_object", "broadcast_parameters", "init", "is_main",
+    "launched", "rank", "world_size",
 ]
 
 
