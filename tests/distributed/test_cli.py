@@ -52,3 +52,9 @@ def test_a_global_batch_not_divisible_by_the_ranks_is_one_line(tmp_path):
     assert "global batch_size 7 is not divisible by the 2 ranks" in done.stderr
     assert "Traceback" not in done.stderr
     assert "the run on 2 processes failed" in done.stderr.splitlines()[-1]
+
+
+def test_charlm_does_not_take_workers(capsys):
+    assert main(["train", "--task", "charlm", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--task charlm trains on one process" in err

@@ -150,6 +150,9 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           task: str, workers: int | None = None) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     ctx = click.get_current_context()
+    if task == "charlm" and ((workers or 1) > 1 or dl.distributed.launched()):
+        raise UserError("--task charlm trains on one process; --workers and mpiexec apply to "
+                        "--task classify", CMD)
     if workers is not None and workers > 1 and not dl.distributed.launched():
         from dlkit.cli.workers import relaunch
 
