@@ -216,6 +216,8 @@ def _exit_check() -> None:
         return
     if _world.training:
         abort("exited in the middle of training (see its error above); stopping all ranks")
+    if _world.MPI.Is_finalized():   # the script finalized MPI itself
+        return
     limit = float(os.environ.get(EXIT_TIMEOUT_VARIABLE, "120"))
     request = _world.exit_comm.Ibarrier()
     deadline = time.monotonic() + limit
