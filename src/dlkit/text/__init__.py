@@ -47,3 +47,18 @@ __all__ = [
     "read_text", "sample", "sample_ids", "sample_many", "split_lines", "stream_loss",
     "tbptt_chunks",
 ]
+
+# ---- word embeddings (course 5, week 2): vectors, word2vec, GloVe, debiasing, sentiment ----
+from dlkit.text.vectors import (  # noqa: E402
+    UnknownWordError,
+    WordVectors,
+    cosine_similarity,
+    euclidean_distance,
+    load_vectors,
+    save_vectors,
+)
+
+__all__ += [
+    "UnknownWordError", "WordVectors", "cosine_similarity", "euclidean_distance", "load_vectors",
+    "save_vectors",
+]
