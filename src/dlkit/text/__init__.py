@@ -62,3 +62,6 @@ __all__ += [
     "UnknownWordError", "WordVectors", "cosine_similarity", "euclidean_distance", "load_vectors",
     "save_vectors",
 ]
+from dlkit.text.debias import bias_direction, debias, equalize, neutralize  # noqa: E402
+
+__all__ += ["bias_direction", "debias", "equalize", "neutralize"]
