@@ -65,3 +65,16 @@ __all__ += [
 from dlkit.text.debias import bias_direction, debias, equalize, neutralize  # noqa: E402
 
 __all__ += ["bias_direction", "debias", "equalize", "neutralize"]
+from dlkit.text.embedding_data import (  # noqa: E402
+    default_corpus,
+    planted_analogy_corpus,
+    sentiment_sentences,
+    shakespeare_corpus,
+)
+from dlkit.text.word2vec import SkipGram, UnigramSampler, Word2Vec  # noqa: E402
+from dlkit.text.word_corpus import read_corpus, read_text8, tokenize  # noqa: E402
+
+__all__ += [
+    "SkipGram", "UnigramSampler", "Word2Vec", "default_corpus", "planted_analogy_corpus",
+    "read_corpus", "read_text8", "sentiment_sentences", "shakespeare_corpus", "tokenize",
+]
