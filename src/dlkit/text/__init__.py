@@ -78,3 +78,6 @@ __all__ += [
     "SkipGram", "UnigramSampler", "Word2Vec", "default_corpus", "planted_analogy_corpus",
     "read_corpus", "read_text8", "sentiment_sentences", "shakespeare_corpus", "tokenize",
 ]
+from dlkit.text.glove import GloVe, cooccurrence  # noqa: E402
+
+__all__ += ["GloVe", "cooccurrence"]
