@@ -81,3 +81,11 @@ __all__ += [
 from dlkit.text.glove import GloVe, cooccurrence  # noqa: E402
 
 __all__ += ["GloVe", "cooccurrence"]
+from dlkit.text.sentiment import (  # noqa: E402
+    AverageSentiment,
+    LSTMSentiment,
+    sentences_to_indices,
+    train_sentiment,
+)
+
+__all__ += ["AverageSentiment", "LSTMSentiment", "sentences_to_indices", "train_sentiment"]
