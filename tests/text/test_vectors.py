@@ -176,3 +176,22 @@ def test_agrees_with_gensim_keyedvectors():
     kv2.add_vectors(unit.words, unit.vectors)
     assert unit.analogy("w1", "w2", "w3") == kv2.most_similar(positive=["w2", "w3"],
                                                                 negative=["w1"], topn=1)[0][0]
+
+
+def test_project_2d_and_plot_words(tmp_path):
+    from dlkit.text.plot_words import plot_words, project_2d
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 0.1, (5, 6)) + 3, rng.normal(0, 0.1, (5, 6)) - 3]
+    xy = project_2d(X, "pca")
+    assert xy.shape == (10, 2)
+    assert np.sign(xy[:5, 0]).tolist() == [np.sign(xy[0, 0])] * 5 != np.sign(xy[5:, 0]).tolist()
+    ts = project_2d(X, "tsne")
+    centre = ts[:5].mean(0), ts[5:].mean(0)
+    assert np.linalg.norm(centre[0] - centre[1]) > 2 * ts[:5].std(0).max()
+    wv = WordVectors([f"w{i}" for i in range(10)], X)
+    path = plot_words(wv, wv.words, tmp_path / "words.png", "pca", groups=[0] * 5 + [1] * 5)
+    assert path.stat().st_size > 1000
+    with pytest.raises(ValueError, match="method"):
+        project_2d(X, "umap")
+    with pytest.raises(UnknownWordError):
+        plot_words(wv, ["w1", "w2", "nope"], tmp_path / "x.png")

@@ -20,7 +20,7 @@ def cli() -> None:
 
 
 # commands register on the group when imported
-from dlkit.cli import charlm, diagnose, evaluate, runs, train, tune  # noqa: E402,F401
+from dlkit.cli import charlm, diagnose, embed, evaluate, runs, train, tune  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,28 @@ def read_text8(path: str | os.PathLike, max_words: int | None = None) -> list[st
     return words[:max_words] if max_words else words
 
 
+def looks_like_text8(path: str | os.PathLike) -> bool:
+    """Whether the file starts as text8 does: lowercase a-z words and single spaces only."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return bool(head.strip()) and re.fullmatch(rb"[a-z ]+", head) is not None
+
+
+def read_corpus_file(path: str | os.PathLike, format: str = "auto") -> list[list[str]]:  # noqa: A002
+    """Sentences of a corpus file: ``"text8"`` (one sentence of up to 10,000 words at a time,
+    as gensim's ``Text8Corpus`` splits it), ``"plain"`` (one sentence a line) or ``"auto"``."""
+    if format not in ("auto", "text8", "plain"):
+        raise ValueError(f"read_corpus_file: format must be auto, text8 or plain, got "
+                         f"{format!r}")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"read_corpus_file: no such file: {path!r}")
+    if format == "text8" or (format == "auto" and looks_like_text8(path)):
+        words = read_text8(path)
+        return [words[i:i + 10000] for i in range(0, len(words), 10000)]
+    return read_corpus(path)
+
+
 def as_sentences(corpus: Sequence[str] | Sequence[Sequence[str]] | str) -> list[list[str]]:
     """A text, a flat list of words (one sentence) or a list of sentences -> sentences."""
     if isinstance(corpus, str):
@@ -92,4 +114,5 @@ def encode(sentences: Iterable[Sequence[str]], index: dict[str, int]
     return np.array(ids, dtype=np.int64), np.array(sent, dtype=np.int64)
 
 
-__all__ = ["as_sentences", "count_words", "encode", "read_corpus", "read_text8", "tokenize"]
+__all__ = ["as_sentences", "count_words", "encode", "looks_like_text8", "read_corpus",
+           "read_corpus_file", "read_text8", "tokenize"]
