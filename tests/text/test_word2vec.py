@@ -107,6 +107,14 @@ def test_scatter_add_rows_equals_a_direct_sum(rng, monkeypatch, use_scipy):
         want[r] += v
     np.testing.assert_array_equal(uniq, np.unique(rows))
     np.testing.assert_allclose(sums, want[uniq], rtol=1e-12, atol=1e-12)
+    # weighted: entry k adds weights[k] * X[cols[k]] to row rows[k]
+    X = rng.standard_normal((30, 3))
+    cols, weights = rng.integers(0, 30, 400), rng.standard_normal(400)
+    uniq, sums = scatter_add_rows(rows, X, 50, cols=cols, weights=weights)
+    want = np.zeros((50, 3))
+    for r, c, w in zip(rows, cols, weights, strict=True):
+        want[r] += w * X[c]
+    np.testing.assert_allclose(sums, want[uniq], rtol=1e-12, atol=1e-12)
 
 
 def test_unigram_sampler_matches_the_three_quarter_power_by_chi_square():

@@ -51,35 +51,42 @@ LOSSES = ("negative", "softmax")
 
 
 # ---- the sparse reduction -----------------------------------------------------------------
-def scatter_add_rows(rows: Any, values: Any, n_rows: int | None = None) -> tuple[Any, Any]:
+def scatter_add_rows(rows: Any, values: Any, n_rows: int | None = None, cols: Any = None,
+                     weights: Any = None) -> tuple[Any, Any]:
     """Sum the rows of ``values`` (n, d) that share an index in ``rows`` (n,): returns the
-    distinct indices (sorted) and their sums (no ``add.at``). The distinct rows are found by
-    marking them in a (n_rows,) flag array; the sums are one product with the sparse 0/1
-    matrix S (distinct x n, S[u, i] = [rows_i = u]) where SciPy is installed, else a sort and
-    a segmented ``add.reduceat``. On CuPy, ``cupyx.scatter_add`` into all ``n_rows`` rows."""
+    distinct indices (sorted) and their sums (no ``add.at``). With ``cols`` and ``weights``
+    (both (nnz,)), entry k adds ``weights[k] * values[cols[k]]`` to row ``rows[k]``, so the
+    (nnz, d) products are never formed: the sums are one product with the sparse matrix S
+    (distinct rows x n, S[u, c] = the weights of (u, c)). The distinct rows are found by
+    marking them in a (n_rows,) flag array. Without SciPy: a sort and a segmented
+    ``add.reduceat``; on CuPy, ``cupyx.scatter_add`` into all ``n_rows`` rows."""
     xp = array_module(values)
     if n_rows is None:
         n_rows = int(rows.max()) + 1 if rows.size else 0
-    if xp is not np:  # pragma: no cover - GPU
-        import cupyx
-        out = xp.zeros((n_rows,) + values.shape[1:], values.dtype)
-        cupyx.scatter_add(out, rows, values)
-        return xp.arange(n_rows), out
+    if cols is None:
+        cols = xp.arange(len(rows))
+    if xp is not np or _sparse is None:
+        contrib = values[cols] if weights is None else values[cols] * weights[:, None]
+        if xp is not np:  # pragma: no cover - GPU
+            import cupyx
+            out = xp.zeros((n_rows,) + values.shape[1:], values.dtype)
+            cupyx.scatter_add(out, rows, contrib)
+            return xp.arange(n_rows), out
+        if rows.size == 0:
+            return rows[:0], contrib[:0]
+        order = np.argsort(rows, kind="stable")
+        r = rows[order]
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        return r[starts], np.add.reduceat(contrib[order], starts, axis=0)
     if rows.size == 0:
         return rows[:0], values[:0]
-    if _sparse is not None:
-        flags = np.zeros(n_rows, bool)
-        flags[rows] = True
-        uniq = np.flatnonzero(flags)
-        inverse = (np.cumsum(flags) - 1)[rows]
-        n = len(rows)
-        S = _sparse.csr_matrix((np.ones(n, values.dtype), (inverse, np.arange(n))),
-                               shape=(len(uniq), n))
-        return uniq, np.asarray(S @ values.reshape(n, -1)).reshape((len(uniq),) + values.shape[1:])
-    order = np.argsort(rows, kind="stable")
-    r = rows[order]
-    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-    return r[starts], np.add.reduceat(values[order], starts, axis=0)
+    flags = np.zeros(n_rows, bool)
+    flags[rows] = True
+    uniq = np.flatnonzero(flags)
+    inverse = (np.cumsum(flags) - 1)[rows]
+    w = np.ones(len(rows), values.dtype) if weights is None else weights.astype(values.dtype)
+    S = _sparse.csr_matrix((w, (inverse, cols)), shape=(len(uniq), len(values)))
+    return uniq, np.asarray(S @ values)
 
 
 def dense_rows(rows: Any, values: Any, n_rows: int) -> Any:
@@ -125,18 +132,22 @@ class UnigramSampler:
         return np.where(rng.random(size=shape) < self.prob[i], i, self.alias[i])
 
 
-def negative_sampling_kernel(h: Any, out: Any) -> tuple[Any, Any, Any]:
+def negative_sampling_kernel(h: Any, out: Any, with_loss: bool = True
+                             ) -> tuple[Any, Any, Any]:
     """h (m, d) the input vectors, out (m, 1+k, d) the rows theta_t then the k negatives.
-    Returns the per-pair losses (m,), dJ/dh (m, d) and dJ/dout (m, 1+k, d):
-    s = out h (one batched dot), g = sigma(s) - [1, 0, ..., 0], dh = g out, dout = g h."""
+    Returns the per-pair losses (m,) (None unless ``with_loss``), dJ/dh (m, d) and
+    g = dJ/ds (m, 1+k): s = out h (one batched dot), g = sigma(s) - [1, 0, ..., 0],
+    dh = g out; the output rows' gradients are dout_ik = g_ik h_i (``scatter_add_rows`` with
+    weights g forms their sums without forming them)."""
     xp = array_module(h)
     s = xp.matmul(out, h[:, :, None])[:, :, 0]
-    losses = xp.logaddexp(0, -s[:, 0]) + xp.logaddexp(0, s[:, 1:]).sum(axis=1)
+    losses = None
+    if with_loss:
+        losses = xp.logaddexp(0, -s[:, 0]) + xp.logaddexp(0, s[:, 1:]).sum(axis=1)
     g = stable_sigmoid(s)
     g[:, 0] -= 1
     dh = xp.matmul(g[:, None, :], out)[:, 0]
-    dout = g[:, :, None] * h[:, None, :]
-    return losses, dh, dout
+    return losses, dh, g
 
 
 class NegativeSamplingLoss(Function):
@@ -154,15 +165,19 @@ class NegativeSamplingLoss(Function):
         if self.rows.shape[0] != h.shape[0]:
             raise ShapeError(f"negative_sampling_loss: {h.shape[0]} inputs but "
                              f"{self.rows.shape[0]} targets")
-        self.n_rows = theta.shape[0]
-        losses, self.dh, self.dout = negative_sampling_kernel(h, theta[self.rows])
+        self.n_rows, self.h = theta.shape[0], h
+        losses, self.dh, self.g = negative_sampling_kernel(h, theta[self.rows])
         self.m = h.dtype.type(h.shape[0])
         return losses.sum() / self.m
 
     def backward(self, gy):
         scale = gy / self.m
-        d = self.dout.shape[-1]
-        dtheta = dense_rows(self.rows.reshape(-1), self.dout.reshape(-1, d), self.n_rows)
+        m, k1 = self.g.shape
+        uniq, sums = scatter_add_rows(self.rows.reshape(-1), self.h, self.n_rows,
+                                      cols=np.repeat(np.arange(m), k1),
+                                      weights=self.g.reshape(-1))
+        dtheta = np.zeros((self.n_rows, self.h.shape[1]), self.h.dtype)
+        dtheta[uniq] = sums
         return self.dh * scale, dtheta * scale
 
 
@@ -320,6 +335,7 @@ class Word2Vec:
         self.words: list[str] = []
         self.losses: list[tuple[int, float]] = []
         self.words_per_second = 0.0
+        self._with_loss = True
 
     # vocabulary and parameters
     def build_vocab(self, corpus: Any) -> Word2Vec:
@@ -356,10 +372,18 @@ class Word2Vec:
         out_rows = np.empty((m, 1 + self.negative), np.int64)
         out_rows[:, 0] = targets
         out_rows[:, 1:] = self.sampler.sample((m, self.negative), self.rng)
-        losses, dh, dout = negative_sampling_kernel(h, self.theta[out_rows])
-        self._update_rows(self.theta, out_rows.reshape(-1), dout.reshape(-1, self.dim), lr)
+        losses, dh, g = negative_sampling_kernel(h, self.theta[out_rows], self._with_loss)
+        uniq, sums = scatter_add_rows(out_rows.reshape(-1), h, len(self.theta),
+                                      cols=self._cols(m), weights=g.reshape(-1))
+        self.theta[uniq] -= lr * sums
         self._update_input(centre_rows, dh, lr, weights)
-        return float(losses.sum())
+        return float(losses.sum()) if losses is not None else float("nan")
+
+    def _cols(self, m: int) -> np.ndarray:
+        key = (m, self.negative)
+        if getattr(self, "_cols_key", None) != key:
+            self._cols_key, self._cols_cache = key, np.repeat(np.arange(m), 1 + self.negative)
+        return self._cols_cache
 
     def _softmax_batch(self, centre_rows: np.ndarray, h: np.ndarray, targets: np.ndarray,
                        lr: float, weights: np.ndarray | None = None) -> float:
@@ -385,27 +409,32 @@ class Word2Vec:
             self._update_rows(self.E, centre_rows.reshape(-1)[keep], g[keep], lr)
 
     def _train_chunk(self, ids: np.ndarray, sent: np.ndarray, lr: float) -> tuple[float, int]:
+        """One chunk of words: subsampling, windows, shuffled mini-batches of sparse SGD.
+        The cost is computed on the chunk's first batch only (what is reported)."""
         ids, sent = subsample(ids, self.keep, self.rng, sent)
         step = self._ns_batch if self.loss == "negative" else self._softmax_batch
         total, count = 0.0, 0
         if self.method == "skipgram":
             centres, targets = skipgram_pairs(ids, self.window, self.rng, sent)
-            order = self.rng.permutation(len(centres))
-            centres, targets = centres[order], targets[order]
-            for s in range(0, len(centres), self.batch_size):
-                c, t = centres[s:s + self.batch_size], targets[s:s + self.batch_size]
-                total += step(c, self.E[c], t, lr)
-                count += len(c)
+            n = len(centres)
         else:
             contexts, mask, centres = cbow_windows(ids, self.window, self.rng, sent)
-            order = self.rng.permutation(len(centres))
-            for s in range(0, len(centres), self.batch_size):
-                sel = order[s:s + self.batch_size]
-                ctx, msk, t = contexts[sel], mask[sel], centres[sel]
+            n = len(centres)
+        order = self.rng.permutation(n)
+        for s in range(0, n, self.batch_size):
+            sel = order[s:s + self.batch_size]
+            self._with_loss = s == 0
+            if self.method == "skipgram":
+                c, t = centres[sel], targets[sel]
+                loss = step(c, self.E[c], t, lr)
+            else:
+                ctx, t = contexts[sel], centres[sel]
+                msk = mask[sel].astype(np.float32)
                 w = msk / msk.sum(axis=1, keepdims=True)
-                h = np.einsum("mk,mkd->md", w.astype(np.float32), self.E[ctx])
-                total += step(ctx, h, t, lr, w.astype(np.float32))
-                count += len(t)
+                h = np.matmul(w[:, None, :], self.E[ctx])[:, 0]
+                loss = step(ctx, h, t, lr, w)
+            if s == 0:
+                total, count = loss, len(t)
         return total, count
 
     def train(self, corpus: Any, epochs: int = 5,
