@@ -166,7 +166,8 @@ def test_subsampling_probabilities_follow_word2vec():
 
 
 @pytest.mark.parametrize("method,loss", [("skipgram", "negative"), ("skipgram", "softmax"),
-                                         ("cbow", "negative"), ("cbow", "softmax")])
+                                         ("skipgram", "hierarchical"), ("cbow", "negative"),
+                                         ("cbow", "softmax"), ("cbow", "hierarchical")])
 def test_word2vec_recovers_a_planted_analogy_structure(method, loss):
     sentences, quads = planted_analogy_corpus(2000, seed=1)
     model = Word2Vec(dim=16, window=3, min_count=1, sample=0, method=method, loss=loss,
@@ -246,3 +247,21 @@ def test_corpus_readers(tmp_path):
     assert words == ["b", "a"] and counts.tolist() == [3, 2]
     ids, sent = encode([["b", "x", "a"], ["a"]], {"b": 0, "a": 1})
     assert ids.tolist() == [0, 1, 1] and sent.tolist() == [0, 0, 1]
+
+
+def test_hierarchical_softmax_is_a_distribution_and_checks(rng):
+    from dlkit.text.word2vec import HuffmanTree, hierarchical_softmax_loss
+    counts = np.array([50, 30, 10, 5, 3, 1, 1])
+    tree = HuffmanTree(counts)
+    V, d = len(counts), 4
+    assert tree.depth[0] <= tree.depth[-1]  # frequent words near the root
+    assert tree.points.max() < V - 1
+    h, theta = rng.standard_normal((1, d)), rng.standard_normal((V - 1, d))
+    probs = [np.exp(-float(hierarchical_softmax_loss(dl.tensor(h), dl.tensor(theta), tree,
+                                                       [w]).data)) for w in range(V)]
+    assert sum(probs) == pytest.approx(1.0, abs=1e-12)
+    hs, t = rng.standard_normal((6, d)), rng.integers(0, V, 6)
+    err = dl.gradient_check(lambda a, b: hierarchical_softmax_loss(a, b, tree, t), [hs, theta])
+    assert err < 2e-7
+    with pytest.raises(ValueError, match="at least 2 words"):
+        HuffmanTree([3])

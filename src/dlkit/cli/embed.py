@@ -80,8 +80,9 @@ def embed() -> None:
               show_default=True, help="how to read a corpus file")
 @click.option("--method", type=click.Choice(["skipgram", "cbow", "glove"]), default="skipgram",
               show_default=True)
-@click.option("--loss", type=click.Choice(["negative", "softmax"]), default="negative",
-              show_default=True, help="word2vec's output layer (negative sampling or softmax)")
+@click.option("--loss", type=click.Choice(["negative", "softmax", "hierarchical"]),
+              default="negative", show_default=True,
+              help="word2vec's output layer (negative sampling, softmax, hierarchical softmax)")
 @click.option("--dim", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--window", type=click.IntRange(1), default=None,
               help="context window (default 5 for word2vec, 10 for GloVe)")

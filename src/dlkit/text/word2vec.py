@@ -1,5 +1,5 @@
-"""word2vec (course 5 week 2; Mikolov et al., 2013): skip-gram and CBOW, softmax or negative
-sampling, trained as word2vec trains (SGD on sparse rows, linear learning-rate decay).
+"""word2vec (course 5 week 2; Mikolov et al., 2013): skip-gram and CBOW, with the softmax,
+negative sampling or the hierarchical softmax (a Huffman tree), trained as word2vec trains (SGD on sparse rows, linear learning-rate decay).
 
 Pairs. For each position a window size ``b`` is drawn uniformly from 1..window (word2vec's
 "reduced window", so near words are paired more often); every word within ``b`` of the
@@ -11,6 +11,8 @@ Costs (per pair, averaged over the batch; e_c a row of E, theta_t a row of Theta
   (a composition: the embedding lookup, ``h @ Theta^T``, ``cross_entropy``);
 - negative sampling: J = -log sigma(theta_t^T e_c) - sum_{i=1..k} log sigma(-theta_{n_i}^T e_c),
   the k negatives drawn from P(w) = f(w)^{3/4} / sum_j f(w_j)^{3/4} (``UnigramSampler``);
+- hierarchical softmax: p(t|c) = prod over the internal nodes n_j on t's Huffman path of
+  sigma((1 - 2 code_j) theta_{n_j}^T e_c) (the notes' aside: log2 V binary decisions);
 - CBOW: e_c replaced by the mean of the context words' vectors, predicting the centre word.
 
 The hot path is batched: a gather of the (m, k+1, d) output rows, one batched dot product, the
@@ -47,7 +49,7 @@ except ImportError:  # pragma: no cover
     _sparse = None
 
 METHODS = ("skipgram", "cbow")
-LOSSES = ("negative", "softmax")
+LOSSES = ("negative", "softmax", "hierarchical")
 
 
 # ---- the sparse reduction -----------------------------------------------------------------
@@ -184,6 +186,102 @@ class NegativeSamplingLoss(Function):
 def negative_sampling_loss(h: Any, theta: Any, targets: Any, negatives: Any) -> Tensor:
     """The negative-sampling cost of ``NegativeSamplingLoss`` (mean over the m pairs)."""
     return NegativeSamplingLoss(targets, negatives)(h, theta)
+
+
+# ---- hierarchical softmax -------------------------------------------------------------------
+class HuffmanTree:
+    """word2vec's Huffman tree over the vocabulary (frequent words near the root): word w's
+    path is the internal nodes ``points[w, :depth[w]]`` (ids 0..V-2) and the branch taken at
+    each, ``codes`` (0 or 1); padded to the deepest path, ``mask`` marks the real steps.
+    P(w | h) = prod_j sigma((1 - 2 c_j) theta_{n_j}^T h), which sums to 1 over the words."""
+
+    def __init__(self, counts: Any) -> None:
+        import heapq
+        counts = np.asarray(counts, dtype=np.float64)
+        V = len(counts)
+        if V < 2:
+            raise ValueError("HuffmanTree: expected at least 2 words")
+        heap = [(c, i) for i, c in enumerate(counts)]
+        heapq.heapify(heap)
+        parent = np.zeros(2 * V - 1, np.int64)
+        branch = np.zeros(2 * V - 1, np.int64)
+        nxt = V
+        while len(heap) > 1:  # once per table: V - 1 merges
+            c1, a = heapq.heappop(heap)
+            c2, b = heapq.heappop(heap)
+            parent[a], branch[a] = nxt, 0
+            parent[b], branch[b] = nxt, 1
+            heapq.heappush(heap, (c1 + c2, nxt))
+            nxt += 1
+        root = 2 * V - 2
+        paths, codes = [], []
+        for w in range(V):
+            nodes, bits, node = [], [], w
+            while node != root:
+                nodes.append(parent[node] - V)
+                bits.append(branch[node])
+                node = parent[node]
+            paths.append(nodes[::-1])
+            codes.append(bits[::-1])
+        self.depth = np.array([len(p) for p in paths])
+        L = int(self.depth.max())
+        self.points = np.zeros((V, L), np.int64)
+        self.codes = np.zeros((V, L), np.int64)
+        self.mask = np.zeros((V, L), bool)
+        for w in range(V):
+            d = self.depth[w]
+            self.points[w, :d], self.codes[w, :d], self.mask[w, :d] = paths[w], codes[w], True
+        self.n_nodes = V - 1
+
+
+def hierarchical_softmax_kernel(h: Any, out: Any, codes: Any, mask: Any, with_loss: bool = True
+                                ) -> tuple[Any, Any, Any]:
+    """h (m, d), out (m, L, d) the path's node vectors, codes and mask (m, L). With
+    s = out h and sign = 1 - 2 c: J = sum_j mask_j log(1 + e^{-sign_j s_j});
+    g = dJ/ds = (sigma(s) - (1 - c)) mask, dh = g out. Returns (losses | None, dh, g)."""
+    xp = array_module(h)
+    s = xp.matmul(out, h[:, :, None])[:, :, 0]
+    m = mask.astype(h.dtype)
+    losses = None
+    if with_loss:
+        losses = (xp.logaddexp(0, -(1 - 2 * codes) * s) * m).sum(axis=1)
+    g = (stable_sigmoid(s) - (1 - codes)) * m
+    g = g.astype(h.dtype)
+    dh = xp.matmul(g[:, None, :], out)[:, 0]
+    return losses, dh, g
+
+
+class HierarchicalSoftmaxLoss(Function):
+    """J = mean_i -log P(t_i | h_i), P from the Huffman tree (``HuffmanTree``); inputs h (m, d)
+    and the node vectors Theta (V - 1, d)."""
+
+    def __init__(self, tree: HuffmanTree, targets: Any) -> None:
+        t = np.asarray(targets)
+        self.nodes, self.codes, self.mask = tree.points[t], tree.codes[t], tree.mask[t]
+
+    def forward(self, h, theta):
+        if h.ndim != 2 or theta.ndim != 2 or h.shape[1] != theta.shape[1]:
+            raise ShapeError(f"hierarchical_softmax_loss: expected h (m, d) and the node "
+                             f"vectors (V - 1, d), got {h.shape} and {theta.shape}")
+        self.h, self.n_rows = h, theta.shape[0]
+        losses, self.dh, self.g = hierarchical_softmax_kernel(h, theta[self.nodes], self.codes,
+                                                              self.mask)
+        self.m = h.dtype.type(h.shape[0])
+        return losses.sum() / self.m
+
+    def backward(self, gy):
+        scale = gy / self.m
+        m, L = self.g.shape
+        uniq, sums = scatter_add_rows(self.nodes.reshape(-1), self.h, self.n_rows,
+                                      cols=np.repeat(np.arange(m), L), weights=self.g.reshape(-1))
+        dtheta = np.zeros((self.n_rows, self.h.shape[1]), self.h.dtype)
+        dtheta[uniq] = sums
+        return self.dh * scale, dtheta * scale
+
+
+def hierarchical_softmax_loss(h: Any, theta: Any, tree: HuffmanTree, targets: Any) -> Tensor:
+    """The hierarchical-softmax cost (mean over the m pairs)."""
+    return HierarchicalSoftmaxLoss(tree, targets)(h, theta)
 
 
 def _lookup(E: Tensor, idx: Any) -> Tensor:
@@ -346,7 +444,8 @@ class Word2Vec:
         self.index = {w: i for i, w in enumerate(self.words)}
         V, d = len(self.words), self.dim
         self.E = ((self.rng.random((V, d), dtype=np.float32) - 0.5) / d).astype(np.float32)
-        self.theta = np.zeros((V, d), np.float32)
+        self.tree = HuffmanTree(self.counts) if self.loss == "hierarchical" else None
+        self.theta = np.zeros((V - 1 if self.tree else V, d), np.float32)
         self.sampler = UnigramSampler(self.counts)
         self.keep = keep_probabilities(self.counts, self.sample)
         return self
@@ -385,6 +484,19 @@ class Word2Vec:
             self._cols_key, self._cols_cache = key, np.repeat(np.arange(m), 1 + self.negative)
         return self._cols_cache
 
+    def _hs_batch(self, centre_rows: np.ndarray, h: np.ndarray, targets: np.ndarray,
+                  lr: float, weights: np.ndarray | None = None) -> float:
+        tree = self.tree
+        nodes, codes, mask = tree.points[targets], tree.codes[targets], tree.mask[targets]
+        losses, dh, g = hierarchical_softmax_kernel(h, self.theta[nodes], codes, mask,
+                                                    self._with_loss)
+        m, L = nodes.shape
+        uniq, sums = scatter_add_rows(nodes.reshape(-1), h, len(self.theta),
+                                      cols=np.repeat(np.arange(m), L), weights=g.reshape(-1))
+        self.theta[uniq] -= lr * sums
+        self._update_input(centre_rows, dh, lr, weights)
+        return float(losses.sum()) if losses is not None else float("nan")
+
     def _softmax_batch(self, centre_rows: np.ndarray, h: np.ndarray, targets: np.ndarray,
                        lr: float, weights: np.ndarray | None = None) -> float:
         z = h @ self.theta.T
@@ -412,7 +524,8 @@ class Word2Vec:
         """One chunk of words: subsampling, windows, shuffled mini-batches of sparse SGD.
         The cost is computed on the chunk's first batch only (what is reported)."""
         ids, sent = subsample(ids, self.keep, self.rng, sent)
-        step = self._ns_batch if self.loss == "negative" else self._softmax_batch
+        step = {"negative": self._ns_batch, "softmax": self._softmax_batch,
+                "hierarchical": self._hs_batch}[self.loss]
         total, count = 0.0, 0
         if self.method == "skipgram":
             centres, targets = skipgram_pairs(ids, self.window, self.rng, sent)
@@ -468,8 +581,8 @@ class Word2Vec:
 
 
 __all__ = [
-    "LOSSES", "METHODS", "NegativeSamplingLoss", "SkipGram", "UnigramSampler", "Word2Vec",
-    "cbow_input", "cbow_loss", "cbow_windows", "dense_rows", "keep_probabilities",
+    "LOSSES", "METHODS", "HierarchicalSoftmaxLoss", "HuffmanTree", "NegativeSamplingLoss", "SkipGram", "UnigramSampler", "Word2Vec",
+    "cbow_input", "cbow_loss", "hierarchical_softmax_kernel", "hierarchical_softmax_loss", "cbow_windows", "dense_rows", "keep_probabilities",
     "negative_sampling_kernel", "negative_sampling_loss", "scatter_add_rows", "skipgram_pairs",
     "skipgram_softmax_loss", "subsample",
 ]
