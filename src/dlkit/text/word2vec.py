@@ -1,5 +1,6 @@
 """word2vec (course 5 week 2; Mikolov et al., 2013): skip-gram and CBOW, with the softmax,
-negative sampling or the hierarchical softmax (a Huffman tree), trained as word2vec trains (SGD on sparse rows, linear learning-rate decay).
+negative sampling or the hierarchical softmax (a Huffman tree), trained as word2vec trains
+(SGD on sparse rows, linear learning-rate decay).
 
 Pairs. For each position a window size ``b`` is drawn uniformly from 1..window (word2vec's
 "reduced window", so near words are paired more often); every word within ``b`` of the
@@ -581,8 +582,9 @@ class Word2Vec:
 
 
 __all__ = [
-    "LOSSES", "METHODS", "HierarchicalSoftmaxLoss", "HuffmanTree", "NegativeSamplingLoss", "SkipGram", "UnigramSampler", "Word2Vec",
-    "cbow_input", "cbow_loss", "hierarchical_softmax_kernel", "hierarchical_softmax_loss", "cbow_windows", "dense_rows", "keep_probabilities",
-    "negative_sampling_kernel", "negative_sampling_loss", "scatter_add_rows", "skipgram_pairs",
-    "skipgram_softmax_loss", "subsample",
+    "LOSSES", "METHODS", "HierarchicalSoftmaxLoss", "HuffmanTree", "NegativeSamplingLoss",
+    "SkipGram", "UnigramSampler", "Word2Vec", "cbow_input", "cbow_loss", "cbow_windows",
+    "dense_rows", "hierarchical_softmax_kernel", "hierarchical_softmax_loss",
+    "keep_probabilities", "negative_sampling_kernel", "negative_sampling_loss",
+    "scatter_add_rows", "skipgram_pairs", "skipgram_softmax_loss", "subsample",
 ]
