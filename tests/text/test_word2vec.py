@@ -265,3 +265,43 @@ def test_hierarchical_softmax_is_a_distribution_and_checks(rng):
     assert err < 2e-7
     with pytest.raises(ValueError, match="at least 2 words"):
         HuffmanTree([3])
+
+
+@pytest.mark.parametrize("method,loss", [("skipgram", "negative"), ("cbow", "negative"),
+                                         ("skipgram", "hierarchical"), ("skipgram", "softmax")])
+def test_the_trainers_sparse_step_is_sgd_on_the_checked_cost(method, loss):
+    """One batch of the fast trainer = E, Theta minus lr times the gradient of the summed cost
+    that the gradient-checked ops compute."""
+    from dlkit.nn.recurrent import EmbeddingLookup
+    from dlkit.text.word2vec import hierarchical_softmax_loss
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in rng.integers(0, 12, 300)]
+    model = Word2Vec(dim=5, window=2, method=method, loss=loss, negative=3, min_count=1,
+                     seed=0).build_vocab(words)
+    V = len(model.words)
+    model.E = rng.standard_normal((V, 5)).astype(np.float64)
+    model.theta = rng.standard_normal(model.theta.shape).astype(np.float64)
+    E0, T0 = model.E.copy(), model.theta.copy()
+    m, lr = 7, 0.1
+    targets = rng.integers(0, V, m)
+    negatives = rng.integers(0, V, (m, 3))
+    model.sampler.sample = lambda shape, rng=None: negatives
+    E, T = dl.tensor(E0, requires_grad=True), dl.tensor(T0, requires_grad=True)
+    if method == "cbow":
+        ctx = rng.integers(0, V, (m, 4))
+        mask = np.array([[1, 1, 1, 1]] * 4 + [[0, 1, 1, 0]] * 3, dtype=np.float64)
+        w = mask / mask.sum(1, keepdims=True)
+        model._ns_batch(ctx, (w[:, :, None] * E0[ctx]).sum(1), targets, lr, w)
+        J = cbow_loss(E, T, ctx, mask, targets, negatives)
+    else:
+        c = rng.integers(0, V, m)
+        step = {"negative": model._ns_batch, "hierarchical": model._hs_batch,
+                "softmax": model._softmax_batch}[loss]
+        step(c, E0[c], targets, lr)
+        h = EmbeddingLookup(c)(E)
+        J = {"negative": lambda: negative_sampling_loss(h, T, targets, negatives),
+             "hierarchical": lambda: hierarchical_softmax_loss(h, T, model.tree, targets),
+             "softmax": lambda: skipgram_softmax_loss(E, T, c, targets)}[loss]()
+    (J * m).backward()  # the trainer steps on the sum over the batch
+    np.testing.assert_allclose(model.E, E0 - lr * E.grad, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.theta, T0 - lr * T.grad, rtol=1e-10, atol=1e-12)

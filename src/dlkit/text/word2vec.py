@@ -517,9 +517,12 @@ class Word2Vec:
         if weights is None:
             self._update_rows(self.E, centre_rows, dh, lr)
         else:  # CBOW: each valid context word gets dh / (its window's count)
-            g = (weights[:, :, None] * dh[:, None, :]).reshape(-1, self.dim)
             keep = weights.reshape(-1) > 0
-            self._update_rows(self.E, centre_rows.reshape(-1)[keep], g[keep], lr)
+            m, width = weights.shape
+            cols = np.repeat(np.arange(m), width)[keep]
+            uniq, sums = scatter_add_rows(centre_rows.reshape(-1)[keep], dh, len(self.E),
+                                          cols=cols, weights=weights.reshape(-1)[keep])
+            self.E[uniq] -= lr * sums
 
     def _train_chunk(self, ids: np.ndarray, sent: np.ndarray, lr: float) -> tuple[float, int]:
         """One chunk of words: subsampling, windows, shuffled mini-batches of sparse SGD.
