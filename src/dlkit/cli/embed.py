@@ -24,9 +24,9 @@ from typing import Any
 import click
 
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
 from dlkit.io import atomic_write_bytes
+from dlkit.strategy import run_folder as rf
 from dlkit.text.vectors import UnknownWordError, WordVectors, load_vectors
 
 CMD = "embed"

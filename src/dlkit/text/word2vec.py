@@ -35,11 +35,10 @@ from dlkit.errors import ShapeError
 from dlkit.nn.config import register
 from dlkit.nn.module import Module
 from dlkit.nn.parameter import Parameter
-from dlkit.nn.recurrent import EmbeddingLookup
 from dlkit.ops.activation import stable_sigmoid
 from dlkit.ops.linalg import matmul
 from dlkit.ops.loss import cross_entropy
-from dlkit.ops.shape import transpose
+from dlkit.ops.shape import getitem, transpose
 from dlkit.tensor import Function, Tensor
 from dlkit.text.vectors import WordVectors
 from dlkit.text.word_corpus import as_sentences, count_words, encode
@@ -286,7 +285,7 @@ def hierarchical_softmax_loss(h: Any, theta: Any, tree: HuffmanTree, targets: An
 
 
 def _lookup(E: Tensor, idx: Any) -> Tensor:
-    return EmbeddingLookup(np.asarray(idx))(E)
+    return getitem(E, np.asarray(idx, dtype=np.int64))
 
 
 def skipgram_softmax_loss(E: Any, theta: Any, centers: Any, targets: Any) -> Tensor:
