@@ -48,6 +48,9 @@ def test_most_similar_and_analogy_on_a_planted_table():
     assert wv.analogy("woman", "man", "queen") == "king"
     assert wv.most_similar("apple", k=1)[0][0] == "orange"
     assert "apple" not in [w for w, _ in wv.most_similar("apple", k=5)]
+    assert wv.most_similar(positive=["woman", "king"], negative=["man"], k=1)[0][0] == "queen"
+    with pytest.raises(ValueError, match="give a word"):
+        wv.most_similar()
     top = wv.most_similar(wv["king"], k=1)  # a vector query keeps the word itself
     assert top[0][0] == "king" and top[0][1] == pytest.approx(1.0)
     assert wv.nearest("apple", k=1)[0] == ("orange", pytest.approx(0.2))
@@ -171,6 +174,9 @@ def test_agrees_with_gensim_keyedvectors():
     for a, b, c in [("w1", "w2", "w3"), ("w10", "w20", "w30"), ("w7", "w0", "w99")]:
         theirs = [w for w, _ in kv.most_similar(positive=[b, c], negative=[a], topn=5)]
         assert [w for w, _ in wv.analogy(a, b, c, k=5, normalize=True)] == theirs
+    query = {"positive": ["w3", "w4", "w9"], "negative": ["w8"]}
+    assert [w for w, _ in wv.most_similar(k=7, **query)] == \
+        [w for w, _ in kv.most_similar(topn=7, **query)]
     unit = table(300, 12, seed=4, unit=True)  # unit rows: the notes' e_b - e_a + e_c is gensim's
     kv2 = gensim_models.KeyedVectors(12)
     kv2.add_vectors(unit.words, unit.vectors)

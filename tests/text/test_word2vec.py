@@ -219,7 +219,7 @@ def test_skipgram_module_trains_with_fit():
     dl.manual_seed(0)
     model = SkipGram(len(words), 12, negative=5, counts=np.bincount(ids))
     opt = dl.optim.Adam(model.parameters(), lr=0.02)
-    hist = dl.train.fit(model, model.loss, opt, c, t, epochs=4, batch_size=256, metrics=())
+    hist = dl.train.fit(model, None, opt, c, t, epochs=4, batch_size=256, metrics=())
     assert hist.history["loss"][-1] < 0.9 * hist.history["loss"][0]
     from dlkit.text.vectors import WordVectors
     wv = WordVectors(words, model.E.data)

@@ -201,11 +201,30 @@ class WordVectors:
         top = top[np.lexsort((top, -scores[top]))]  # best first, ties by row
         return [(self.words[i], float(scores[i])) for i in top]
 
-    def most_similar(self, word_or_vector: str | Any, k: int = 10,
-                     exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+    def most_similar(self, word_or_vector: str | Any = None, k: int = 10,
+                     exclude: Iterable[str] = (), positive: Sequence[str | Any] = (),
+                     negative: Sequence[str | Any] = ()) -> list[tuple[str, float]]:
         """The ``k`` words of highest cosine similarity, best first, as (word, similarity);
-        a word given as the query is left out of its own list, as are ``exclude``."""
+        a word given as the query is left out of its own list, as are ``exclude``. As
+        gensim's: ``positive`` / ``negative`` words (or vectors) query with the mean of their
+        unit vectors, weighted +1 / -1 (``most_similar(positive=["woman", "king"],
+        negative=["man"])``), the words given left out."""
         ex = [self.key(w) for w in exclude]
+        if positive or negative:
+            if word_or_vector is not None:
+                positive = [word_or_vector, *positive]
+            terms = [(t, 1.0) for t in positive] + [(t, -1.0) for t in negative]
+            units = []
+            for t, sign in terms:
+                v = np.asarray(self._vector(t), dtype=np.float64)
+                n = np.linalg.norm(v)
+                units.append(sign * (v / n if n > 0 else v))
+                if isinstance(t, str):
+                    ex.append(self.key(t))
+            query = np.mean(units, axis=0)
+            return self._top(self.similarities(query), k, ex)
+        if word_or_vector is None:
+            raise ValueError("most_similar: give a word, a vector, or positive/negative words")
         if isinstance(word_or_vector, str):
             ex.append(self.key(word_or_vector))
         return self._top(self.similarities(word_or_vector), k, ex)

@@ -376,8 +376,8 @@ def cbow_windows(ids: np.ndarray, window: int, rng: np.random.Generator,
 @register
 class SkipGram(Module):
     """E (V, d) and Theta (V, d) as parameters; ``model(centres)`` gives e_c and ``loss``
-    is the negative-sampling (``negative > 0``) or full-softmax cost, so the notes' model
-    trains with ``dl.train.fit(model, model.loss, optimizer, centres, targets)``."""
+    is the negative-sampling (``negative > 0``) or full-softmax cost; ``train_step`` makes it
+    its own step: ``dl.train.fit(model, None, optimizer, centres, targets, metrics=())``."""
 
     def __init__(self, vocab_size: int, dim: int, negative: int = 5,
                  counts: Sequence[int] | None = None) -> None:
@@ -398,6 +398,11 @@ class SkipGram(Module):
             return cross_entropy(matmul(h, transpose(self.theta)), t)
         negatives = self.sampler.sample((len(t), self.negative))
         return negative_sampling_loss(h, self.theta, t, negatives)
+
+    def train_step(self, batch: Any) -> Tensor:
+        """The step ``dl.train.fit`` uses for a batch (centres, targets)."""
+        centres, targets = batch
+        return self.loss(self(centres), targets)
 
     def get_config(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size, "dim": self.dim, "negative": self.negative,
