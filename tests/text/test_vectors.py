@@ -120,6 +120,13 @@ def test_formats_round_trip(tmp_path, fmt, name):
     np.testing.assert_allclose(back.vectors, wv.vectors, rtol=1e-5, atol=1e-6)
 
 
+def test_words_with_unicode_spaces_load(tmp_path):
+    path = tmp_path / "nbsp.txt"
+    path.write_text("a\u00a0b 1 2\nc 3 4\n", encoding="utf-8")
+    wv = load_vectors(path)
+    assert wv.words == ["a\u00a0b", "c"] and wv["c"].tolist() == [3, 4]
+
+
 def test_word2vec_binary_without_newlines_as_gensim_writes(tmp_path):
     m = np.random.default_rng(1).standard_normal((3, 4)).astype("<f4")
     data = b"3 4\n" + b"".join(w.encode() + b" " + r.tobytes() for w, r in

@@ -81,7 +81,7 @@ class WordVectors:
             raise ShapeError(f"WordVectors: {len(words)} words but {vectors.shape[0]} rows")
         index: dict[str, int] = {}
         for i, w in enumerate(words):
-            if not isinstance(w, str) or not w or any(c.isspace() for c in w):
+            if not isinstance(w, str) or not w or any(c in " \t\n\r" for c in w):
                 raise ValueError(f"WordVectors: words must be non-empty strings without white "
                                  f"space, got {w!r}")
             if w in index:
@@ -352,8 +352,8 @@ def _parse_text_rows(lines: list[tuple[int, str]], path: str, func: str,
     words: list[str] = []
     rows: list[list[str]] = []
     for number, line in lines:
-        parts = line.split()
-        if not parts:
+        parts = line.strip(" \t\r\n").split(" ")  # only ASCII spaces separate (a word may
+        if parts == [""]:                          # hold other white space, as in GloVe 840B)
             continue
         if dim is None:
             dim = len(parts) - 1
