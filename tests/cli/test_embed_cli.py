@@ -43,6 +43,21 @@ def test_neighbors_and_analogy(run, capsys):
     assert capsys.readouterr().out.splitlines()[0].startswith("girl\t")
 
 
+def test_evaluate(run, tmp_path, capsys):
+    from dlkit.text.embedding_data import planted_analogy_corpus
+    quads = planted_analogy_corpus(10)[1]
+    q = tmp_path / "q.txt"
+    q.write_text(": gender\n" + "\n".join(" ".join(x) for x in quads) + "\nfoo bar baz qux\n")
+    assert main(["embed", "evaluate", str(run), str(q)]) == 0
+    out = capsys.readouterr().out
+    assert "gender" in out and "(56/56, 1 skipped" in out
+    total = [line for line in out.splitlines() if line.startswith("total")][0]
+    assert float(total.split()[1].rstrip("%")) >= 90
+    (tmp_path / "bad.txt").write_text("a b\n")
+    assert main(["embed", "evaluate", str(run), str(tmp_path / "bad.txt")]) == 2
+    assert "has 2 words, expected 4" in capsys.readouterr().err
+
+
 def test_plot_and_debias(run, tmp_path, capsys):
     png = tmp_path / "map.png"
     assert main(["embed", "plot", str(run), "--words", "man,woman,king,queen;boy,girl",

@@ -208,3 +208,32 @@ def test_project_2d_and_plot_words(tmp_path):
         project_2d(X, "umap")
     with pytest.raises(UnknownWordError):
         plot_words(wv, ["w1", "w2", "nope"], tmp_path / "x.png")
+
+
+def test_evaluate_analogies_matches_analogy_and_gensim(tmp_path):
+    from dlkit.text.vectors import read_analogy_questions
+    wv = table(120, 10, seed=5)
+    rng = np.random.default_rng(1)
+    quads = [tuple(f"w{i}" for i in rng.choice(120, 4, replace=False)) for _ in range(60)]
+    # plant some correct answers
+    quads += [(a, b, c, wv.analogy(a, b, c, normalize=True)) for a, b, c, _ in quads[:20]]
+    acc, correct, used = wv.evaluate_analogies(quads + [("w1", "w2", "w3", "nope")])
+    assert used == 80
+    assert correct == sum(wv.analogy(a, b, c, normalize=True) == d for a, b, c, d in quads)
+    assert correct >= 20 and acc == pytest.approx(correct / 80)
+    path = tmp_path / "questions-words.txt"
+    path.write_text(": capital-common-countries\n" + "\n".join(" ".join(q).upper()
+                                                            for q in quads[:5]) + "\n")
+    sections = read_analogy_questions(path)
+    assert list(sections) == ["capital-common-countries"] and len(sections[
+        "capital-common-countries"]) == 5
+    assert wv.evaluate_analogies(sections["capital-common-countries"])[2] == 5
+    gensim_models = pytest.importorskip("gensim.models")
+    kv = gensim_models.KeyedVectors(10)
+    kv.add_vectors(wv.words, wv.vectors)
+    score, _ = kv.evaluate_word_analogies(str(path))
+    assert score == pytest.approx(wv.evaluate_analogies(sections["capital-common-countries"])[0])
+    bad = tmp_path / "bad.txt"
+    bad.write_text(": s\na b c\n")
+    with pytest.raises(ValueError, match="line 2 has 3 words"):
+        read_analogy_questions(bad)

@@ -4,6 +4,7 @@
     dlkit embed train --corpus text8 --method glove --epochs 25 --out runs/glove
     dlkit embed neighbors runs/w2v king -k 10
     dlkit embed analogy runs/w2v man woman king
+    dlkit embed evaluate runs/w2v questions-words.txt
     dlkit embed plot runs/w2v --words king,queen,man,woman --method tsne --out map.png
     dlkit embed debias runs/w2v --out runs/w2v-debiased
     dlkit embed sentiment --model lstm --out runs/emojify
@@ -198,6 +199,29 @@ def analogy_cmd(run: str, a: str, b: str, c: str, k: int) -> None:
     else:
         for w, s in top:
             click.echo(f"{w}\t{s:.4f}")
+
+
+@embed.command(name="evaluate")
+@click.argument("run")
+@click.argument("questions")
+def evaluate_cmd(run: str, questions: str) -> None:
+    """Analogy accuracy on QUESTIONS (word2vec's questions-words.txt format), per section."""
+    from dlkit.text.vectors import read_analogy_questions
+    wv = load_run_vectors(run, "evaluate")
+    try:
+        sections = read_analogy_questions(questions)
+    except (ValueError, OSError) as e:
+        raise _fail(e, "evaluate") from None
+    total_correct = total_used = total = 0
+    for name, quads in sections.items():
+        acc, correct, used = wv.evaluate_analogies(quads)
+        total_correct, total_used, total = total_correct + correct, total_used + used, \
+            total + len(quads)
+        click.echo(f"{name:32s} {100 * acc:6.2f}%  ({correct}/{used}, {len(quads) - used} "
+                   "skipped)")
+    acc = total_correct / total_used if total_used else 0.0
+    click.echo(f"{'total':32s} {100 * acc:6.2f}%  ({total_correct}/{total_used}, "
+               f"{total - total_used} skipped: a word outside the vocabulary)")
 
 
 @embed.command(name="plot")

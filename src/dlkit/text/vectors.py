@@ -255,6 +255,34 @@ class WordVectors:
                         [self.key(a), self.key(b), self.key(c)])
         return top[0][0] if k == 1 else top
 
+    def evaluate_analogies(self, quads: Iterable[Sequence[str]], normalize: bool = True,
+                           lower: bool = True, batch: int = 512) -> tuple[float, int, int]:
+        """(accuracy, correct, used) on analogy questions a b c d ("a : b :: c : d"), as
+        gensim's ``evaluate_word_analogies``: a question with a word outside the vocabulary is
+        skipped; the answer is ``analogy(a, b, c)`` over the whole vocabulary, computed for
+        ``batch`` questions at once (one matrix product)."""
+        rows = []
+        for q in quads:
+            words = [w.lower() if lower else w for w in q]
+            if len(words) != 4:
+                raise ValueError(f"evaluate_analogies: expected questions of 4 words, got {q!r}")
+            if all(w in self.index for w in words):
+                rows.append([self.index[w] for w in words])
+        if not rows:
+            return 0.0, 0, 0
+        ids = np.array(rows)
+        m = self.unit_vectors() if normalize else self.vectors
+        unit = self.unit_vectors()
+        correct = 0
+        for s in range(0, len(ids), batch):
+            q = ids[s:s + batch]
+            target = m[q[:, 1]].astype(np.float64) - m[q[:, 0]] + m[q[:, 2]]
+            target /= np.maximum(np.linalg.norm(target, axis=1, keepdims=True), 1e-30)
+            sims = target.astype(unit.dtype) @ unit.T
+            sims[np.arange(len(q))[:, None], q[:, :3]] = -np.inf
+            correct += int((sims.argmax(axis=1) == q[:, 3]).sum())
+        return correct / len(ids), correct, len(ids)
+
     # ---- editing ------------------------------------------------------------------------
     def copy(self) -> WordVectors:
         return WordVectors(list(self.words), self.vectors.copy())
@@ -444,6 +472,28 @@ def load_word2vec(path: str | os.PathLike, binary: bool = False) -> WordVectors:
     return WordVectors(words, matrix)
 
 
+def read_analogy_questions(path: str | os.PathLike) -> dict[str, list[tuple[str, ...]]]:
+    """Analogy questions in the word2vec ``questions-words.txt`` format: ``: section`` lines,
+    then one ``a b c d`` a line. Returns {section: [(a, b, c, d), ...]}."""
+    path = os.fspath(path)
+    _check_file(path, "read_analogy_questions")
+    sections: dict[str, list[tuple[str, ...]]] = {}
+    current = "questions"
+    for number, line in _read_lines(path, "read_analogy_questions"):
+        if line.startswith(":"):
+            current = line[1:].strip() or f"section {len(sections) + 1}"
+            sections.setdefault(current, [])
+            continue
+        words = line.split()
+        if len(words) != 4:
+            raise ValueError(f"read_analogy_questions: {path!r} line {number} has "
+                             f"{len(words)} words, expected 4 (a b c d)")
+        sections.setdefault(current, []).append(tuple(words))
+    if not any(sections.values()):
+        raise ValueError(f"read_analogy_questions: {path!r} has no questions")
+    return sections
+
+
 def _format_rows(wv: WordVectors) -> str:
     body = [w + " " + " ".join(f"{x:.6g}" for x in row)
             for w, row in zip(wv.words, wv.vectors.tolist(), strict=True)]
@@ -483,6 +533,7 @@ def load_safetensors(path: str | os.PathLike) -> WordVectors:
 
 __all__ = [
     "FORMATS", "UnknownWordError", "WordVectors", "cosine_similarity", "euclidean_distance",
-    "load_glove", "load_safetensors", "load_vectors", "load_word2vec", "save_glove",
+    "load_glove", "load_safetensors", "load_vectors", "load_word2vec", "read_analogy_questions",
+    "save_glove",
     "save_safetensors", "save_vectors", "save_word2vec",
 ]
