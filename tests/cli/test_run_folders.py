@@ -284,3 +284,12 @@ def test_train_and_evaluate_on_a_folder_of_images_with_worker_processes(tmp_path
     assert main(["train", "--data", str(root), "--model", "mlp", "--out",
                  str(tmp_path / "r2")]) == 2
     assert "is a folder of images: use a convolutional --model" in capsys.readouterr().err
+
+
+def test_train_task_sentiment_runs_the_emojify_lstm(tmp_path, capsys):
+    assert main(["train", "--task", "sentiment", "--epochs", "1", "--out",
+                 str(tmp_path / "s"), "--no-progress"]) == 0
+    assert "model 2 (LSTM)" in capsys.readouterr().out
+    assert (tmp_path / "s" / "model.safetensors").exists()
+    assert main(["train", "--task", "sentiment", "--hidden", "5"]) == 2
+    assert "--hidden does not apply to --task sentiment" in capsys.readouterr().err

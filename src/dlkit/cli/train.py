@@ -130,10 +130,12 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
                    "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
-@click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
-              show_default=True, help="charlm: a character-level language model on --dataset "
-              "dinos (bundled) or a text file; the options that apply are forwarded to "
-              "dlkit charlm (see dlkit charlm -h).")
+@click.option("--task", type=click.Choice(["classify", "charlm", "sentiment"]),
+              default="classify", show_default=True,
+              help="charlm: a character-level language model on --dataset dinos (bundled) or "
+              "a text file, the options that apply forwarded to dlkit charlm; sentiment: the "
+              "Emojify LSTM on frozen word vectors (dlkit embed sentiment; --epochs, --lr, "
+              "--seed, --out apply).")
 def train(dataset: str, test_data: str | None, examples: int | None, noise: float | None,
           model: str, image_size: int | None, hidden: str, activation: str,
           init: str | None, optimizer: str,
@@ -154,6 +156,18 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         return
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    if task == "sentiment":
+        from dlkit.cli.embed import sentiment_cmd
+
+        extra = given - {"task", "epochs", "lr", "seed", "out", "progress"}
+        if extra:
+            names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+            raise UserError(f"{names} does not apply to --task sentiment (see dlkit embed "
+                            "sentiment -h)", CMD)
+        ctx.invoke(sentiment_cmd, kind="lstm", vectors=None, epochs=epochs or 30,
+                   lr=lr if "lr" in given else None, seed=seed if "seed" in given else 0,
+                   out=out, progress=progress)
+        return
     if resume is not None:
         folder, config = _resumable(resume, given)
         opts = {**config["options"], **({"epochs": epochs} if "epochs" in given else {})}
