@@ -148,7 +148,9 @@ def check_class_labels(y: Any, task: str = "auto", command: str | None = None, *
     else:
         C = len(values)
         if values[-1] != C - 1:  # the values are distinct and >= 0: contiguous iff max = C-1
-            missing = np.setdiff1d(np.arange(min(int(values[-1]), 10**6) + 1), values)
+            present = set(values.tolist())
+            scan = range(min(C + 3, int(values[-1])))  # holds the first missing ones
+            missing = np.array([i for i in scan if i not in present][:3])
             raise LabelError(
                 where, f"{what} take {C} values {_show(values)}, not 0..{C - 1}: a model would "
                        f"get {int(values[-1]) + 1} outputs, {int(values[-1]) + 1 - C} of them "
