@@ -460,29 +460,37 @@ _FREED_MESSAGE = (
 )
 
 
+_PLAIN = (int, float, bool, str, type(None), np.dtype)
+
+
 def _holds_array(v: Any) -> bool:
     """Whether a saved attribute is (or directly holds) an array or a tensor."""
-    if isinstance(v, (list, tuple)):
+    t = type(v)
+    if t is np.ndarray or t is Tensor:
+        return True
+    if t in _PLAIN:
+        return False
+    if t is tuple or t is list:
         return any(_holds_array(x) for x in v)
-    if isinstance(v, dict):
+    if t is dict:
         return any(_holds_array(x) for x in v.values())
     return isinstance(v, Tensor) or (hasattr(v, "ndim") and not isinstance(v, np.generic))
 
 
-def _free_saved(fn: Function, saved_names: Any) -> None:
+def _free_saved(fn: Function, saved_names: list[str]) -> None:
     """Drop what ``fn`` saved for backward (its arrays and tensors, set before backward ran)
     and, when it saved any, its inputs too; such a function is marked freed and refuses
     another pass. A function that saved only shapes and constants (add, sum, reshape) stays
     usable, as in PyTorch."""
-    saved = vars(fn)
-    names = [k for k in saved_names if k in saved and k not in ("inputs", "outputs_meta")
-             and _holds_array(saved[k])]
-    if not names:
-        return
-    for k in names:
-        del saved[k]
-    fn.inputs = ()
-    fn._freed = True
+    saved = fn.__dict__
+    freed = False
+    for k in saved_names:
+        if k != "inputs" and k != "outputs_meta" and k in saved and _holds_array(saved[k]):
+            del saved[k]
+            freed = True
+    if freed:
+        fn.inputs = ()
+        fn._freed = True
 
 
 def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int],
@@ -509,7 +517,7 @@ def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int],
     ready = [root]
     while ready:
         fn = ready.pop()
-        saved_names = None if retain_graph else list(vars(fn))  # what forward saved
+        saved_names = None if retain_graph else list(fn.__dict__)  # what forward saved
         meta = fn.outputs_meta
         if meta is None:
             gy = grads.pop((fn, 0), None)
