@@ -228,3 +228,16 @@ def test_a_worker_whose_trial_another_run_finished_stops_with_one_line(tmp_path,
     err = capsys.readouterr().err
     assert "[worker 0] stopping: another run of this study finished or failed its trial" in err
     assert "Traceback" not in err
+
+
+def test_shared_storages_requeue_stopped_trials_but_not_running_ones(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=url)
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    stopped, running = study.ask(dist), study.ask(dist)
+    stopped.set_user_attr("interrupted", True)
+    study.tell(stopped, state=TrialState.FAIL)
+    running.set_user_attr("worker", "another-machine:123")
+    assert requeue_interrupted(study, running=False) == [0]  # another machine may run 1
+    assert study.trials[1].state == TrialState.RUNNING
+    assert requeue_interrupted(study) == [1]  # local storage: nobody else can be running it

@@ -408,7 +408,7 @@ def tune(config: str, trials: int | None, storage: str | None, study: str | None
         return
     study_obj = tn.open_study(name, storage=url, direction=plan.direction, pruner=pruner_obj)
     done = len(tn.finished(study_obj))
-    retried = tn.requeue_interrupted(study_obj) if url.startswith("sqlite") else []
+    retried = tn.requeue_interrupted(study_obj, running=url.startswith("sqlite"))
     click.echo(f"study {name!r} in {where}: {plan.direction} {s['metric']}, {s['sampler']} "
                f"sampler, {s['pruner']} pruner; {done} of {s['trials']} trials done"
                + (f"; re-running interrupted trial(s) {retried}" if retried else ""))

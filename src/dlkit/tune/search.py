@@ -159,14 +159,14 @@ def finished(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def requeue_interrupted(study: Any) -> list[int]:
-    """Queue again the parameters of trials an interrupted search left behind: trials left
-    running by a killed process (marked failed first) and trials a stopped worker marked
-    failed and interrupted; each once, so the search repeats no finished trial and loses
-    none. A trial still run by a live process on this machine (a worker of another run of
-    the study) is left to it. Only for a study no other machine is using now (the local
-    default); with several machines, heartbeats do this after the grace period. Returns the
-    trial numbers."""
+def requeue_interrupted(study: Any, running: bool = True) -> list[int]:
+    """Queue again the parameters of trials an interrupted search left behind: trials a
+    stopped worker marked failed and interrupted and, with ``running``, trials left running
+    by a killed process (marked failed first); each once, so the search repeats no finished
+    trial and loses none. A trial still run by a live process on this machine (a worker of
+    another run of the study) is left to it. ``running`` only for a study no other machine
+    is using now (the local SQLite default); with several machines, heartbeats fail stale
+    running trials after the grace period. Returns the trial numbers."""
     optuna = optuna_module()
     TrialState = optuna.trial.TrialState
     storage = study._storage
@@ -177,7 +177,7 @@ def requeue_interrupted(study: Any) -> list[int]:
         if t.number in retried:
             continue
         if t.state == TrialState.RUNNING:
-            if _worker_alive(t.user_attrs.get("worker")):
+            if not running or _worker_alive(t.user_attrs.get("worker")):
                 continue
             try:
                 storage.set_trial_user_attr(t._trial_id, "interrupted", True)
