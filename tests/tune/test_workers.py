@@ -91,6 +91,7 @@ def test_killing_dlkit_tune_leaves_no_worker_and_a_rerun_completes(tmp_path, sig
     out = tmp_path / "study"
     url = f"sqlite:///{(out / 'study.db').resolve()}"
     slow = tune_config(tmp_path / "slow.json", epochs=100_000)  # trials that never end
+    fast = tune_config(tmp_path / "fast.json", epochs=2)
     parent = subprocess.Popen([sys.executable, "-m", "dlkit.cli", "tune", str(slow), "--out",
                                str(out), "--workers", "2"], env=ENV, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -98,6 +99,10 @@ def test_killing_dlkit_tune_leaves_no_worker_and_a_rerun_completes(tmp_path, sig
         wait_for(lambda: len(running_trials(url)) == 2, 60, "two running trials")
         pids = worker_pids(str(out))
         assert len(pids) == 2
+        # a rerun while those workers live leaves their trials to them and does its share
+        assert main(["tune", str(fast), "--out", str(out)]) == 0
+        assert "re-running" not in capsys.readouterr().out
+        assert all(alive(p) for p in pids) and len(running_trials(url)) == 2
         parent.send_signal(sig)
         wait_for(lambda: not any(alive(p) for p in pids), 10, "the workers to end")
         _, err = parent.communicate(timeout=20)
@@ -112,12 +117,11 @@ def test_killing_dlkit_tune_leaves_no_worker_and_a_rerun_completes(tmp_path, sig
         assert "dlkit tune: stopped by SIGTERM: ended 2 worker(s)" in err
         assert err.count("stopped by SIGTERM: its running trial is marked failed") == 2
     study = optuna.load_study(study_name="orphans", storage=url)
-    stopped = study.get_trials(deepcopy=False)
+    stopped = study.get_trials(deepcopy=False)[:2]
     assert [t.state for t in stopped] == [TrialState.FAIL] * 2  # marked by the workers
     assert all(t.user_attrs["interrupted"] for t in stopped)
-    # a rerun (fast trials now) re-runs the two interrupted trials and completes the study
-    fast = tune_config(tmp_path / "fast.json", epochs=2)
-    assert main(["tune", str(fast), "--out", str(out)]) == 0
+    # a rerun re-runs the two interrupted trials and completes the study
+    assert main(["tune", str(fast), "--out", str(out), "--trials", "3"]) == 0
     assert "re-running interrupted trial(s) [0, 1]" in capsys.readouterr().out
     trials = optuna.load_study(study_name="orphans", storage=url).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]

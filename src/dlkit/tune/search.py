@@ -177,7 +177,7 @@ def requeue_interrupted(study: Any, running: bool = True) -> list[int]:
         if t.number in retried:
             continue
         if t.state == TrialState.RUNNING:
-            if not running or _worker_alive(t.user_attrs.get("worker")):
+            if not running or _worker_alive(t.user_attrs.get("worker")) or _starting(t):
                 continue
             try:
                 storage.set_trial_user_attr(t._trial_id, "interrupted", True)
@@ -189,6 +189,19 @@ def requeue_interrupted(study: Any, running: bool = True) -> list[int]:
         study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
         numbers.append(t.number)
     return numbers
+
+
+STARTING_S = 30.0
+
+
+def _starting(trial: Any) -> bool:
+    """A trial just created, whose worker has not yet written its name."""
+    if "worker" in trial.user_attrs or trial.datetime_start is None:
+        return False
+    import datetime
+
+    age = datetime.datetime.now() - trial.datetime_start
+    return age.total_seconds() < STARTING_S
 
 
 def _worker_alive(worker: Any) -> bool:
@@ -265,14 +278,14 @@ def search(objective: Callable[..., float], space: SearchSpace | Mapping[str, An
     claimed = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
     def run(trial: Any) -> float:
-        ahead = [t for t in study.get_trials(deepcopy=False, states=claimed)
-                 if t.number < trial.number]
-        if len(ahead) >= n_trials:
-            trial.set_user_attr("surplus", True)
-            study.stop()
-            raise _Surplus(f"study {study_name!r} already has {n_trials} trials")
-        trial.set_user_attr("worker", _worker_name())
         try:
+            ahead = [t for t in study.get_trials(deepcopy=False, states=claimed)
+                     if t.number < trial.number]
+            if len(ahead) >= n_trials:
+                trial.set_user_attr("surplus", True)
+                study.stop()
+                raise _Surplus(f"study {study_name!r} already has {n_trials} trials")
+            trial.set_user_attr("worker", _worker_name())
             if space is None:
                 value = objective(trial)
             else:

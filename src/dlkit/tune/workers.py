@@ -168,16 +168,20 @@ def watch_parent(parent: int | None = None, interval: float = POLL_S) -> threadi
     return thread
 
 
-_STORAGE_MODULES = ("sqlalchemy", "sqlite3", "psycopg2", "optuna.storages")
+_LIBRARY_MODULES = ("optuna", "sqlalchemy", "sqlite3", "psycopg2")
 DEFER_S = 0.05
 
 
-def _in_storage_call(frame: Any) -> bool:
-    """Whether the main thread is inside a database call (where an exception could leave
-    the storage's session half-committed)."""
+def _in_library_call(frame: Any) -> bool:
+    """Whether the main thread is in Optuna or a database driver rather than in dlkit or the
+    objective: the innermost frame of either kind decides. There an exception could leave a
+    session half-committed or a trial neither told nor failed, so the stop waits."""
     while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith(_STORAGE_MODULES):
+        name = frame.f_globals.get("__name__", "")
+        if name.startswith(_LIBRARY_MODULES):
             return True
+        if name.startswith("dlkit") or name == "__main__":
+            return False
         frame = frame.f_back
     return False
 
@@ -215,13 +219,13 @@ class _QuietInterruption(logging.Filter):
 def worker_guard(prefix: str = "") -> Iterator[None]:
     """The body of a worker process: watches the parent named by ``DLKIT_WORKER_PARENT``
     (set by ``run_workers``), turns SIGTERM / SIGINT / SIGHUP into ``WorkerInterrupted``
-    (held back while a database call is under way), and ends the process with one line on
+    (held back while Optuna or the database has the hand), and ends the process with one line on
     stderr, no traceback, when stopped (exit status 128 + signal) or when another run
     finished its trial (exit status 0)."""
     quiet = _QuietInterruption()
 
     def on_signal(signum: int, frame: Any) -> None:
-        if _in_storage_call(frame):  # try again in a moment, out of the commit
+        if _in_library_call(frame):  # try again in a moment, back in the objective
             threading.Timer(DEFER_S, os.kill, (os.getpid(), signum)).start()
             return
         for s in STOP_SIGNALS:  # one interruption; let the trial be marked failed in peace
