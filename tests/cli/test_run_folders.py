@@ -295,3 +295,34 @@ def test_train_task_sentiment_runs_the_emojify_lstm(tmp_path, capsys):
     assert (tmp_path / "s" / "model.safetensors").exists()
     assert main(["train", "--task", "sentiment", "--hidden", "5"]) == 2
     assert "--hidden does not apply to --task sentiment" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("labels,message", [
+    ([1, 2], "suggest|LabelEncoder|encod"),
+    ([0, 1000000], "LabelEncoder|encod"),
+    ([3], "single class|one class|1 class"),
+])
+def test_labels_are_checked_before_training(tmp_path, capsys, labels, message):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.resize(np.array(labels), 40)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert main(["train", "--dataset", str(tmp_path / "d.npz"), "--out",
+                 str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err, re.IGNORECASE), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_test_data_and_evaluate_data_with_classes_the_run_never_saw(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    np.savez(tmp_path / "train.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    np.savez(tmp_path / "three.npz", X=X[:9], y=np.arange(9) % 3)
+    assert main(["train", "--dataset", str(tmp_path / "train.npz"), "--test-data",
+                 str(tmp_path / "three.npz"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "trained for 2 classes" in err and "reshape" not in err
+    run = _train(tmp_path, tmp_path / "train.npz", "ok")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "three.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "trained for 2 classes (binary" in err and "reshape" not in err

@@ -12,6 +12,7 @@ import dlkit as dl
 from dlkit import recipes
 from dlkit.cli import cli
 from dlkit.cli.errors import UserError
+from dlkit.data.labels import ClassInfo
 from dlkit.data.prepare import as_model_input, check_finite, infer_task, load_file, splits
 from dlkit.strategy import run_folder as rf
 
@@ -73,9 +74,8 @@ def evaluate(run: str, data: str | None) -> None:
         if y is None:
             raise UserError(f"{data!r} has no labels (y) to evaluate against", command)
         X = inputs_for(folder, config, X, command)
-        y = infer_task(y, command)[2]
-        if config["task"] == "multiclass":
-            y = y.reshape(-1).astype(np.int64)
+        n = int(config.get("n_classes", 2))
+        y = infer_task(y, command, ClassInfo(config["task"], n, tuple(range(n))))[2]
         sets = {Path(data).name: (X, y)}
     else:
         opts = config["options"]

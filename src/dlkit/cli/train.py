@@ -183,14 +183,15 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         opts = recipes.resolve_options(options, dense_given, CMD)
         every = checkpoint_every if checkpoint_every is not None else (
             1 if opts["model"] in recipes.IMAGE_MODELS else 10)
-        name = Path(dataset).stem if dataset not in DATASETS else dataset
-        folder = rf.new_run_folder(out, f"{name}-{opts['model']}", overwrite, CMD)
     model, images = opts["model"], opts["model"] in recipes.IMAGE_MODELS
     dl.manual_seed(opts["seed"])
     prepared = recipes.prepare_data(opts, data_workers, CMD)
     recipe = recipes.classifier(opts, prepared.input_shape, prepared.task, prepared.n_classes,
                                 command=CMD)
     folder_data = isinstance(prepared, PreparedFolder)
+    if resume is None:  # the folder is made once the data and the model are known good
+        stem = Path(dataset).stem if dataset not in DATASETS else dataset
+        folder = rf.new_run_folder(out, f"{stem}-{opts['model']}", overwrite, CMD)
     net, opt, loss = recipe.model, recipe.optimizer, recipe.loss
     n_in = int(np.prod(prepared.input_shape))
     n_out = 1 if prepared.task == "binary" else prepared.n_classes

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from dlkit.data.files import load_csv, load_h5_images, load_npz
+from dlkit.data.labels import ClassInfo, LabelError, check_class_labels, check_labels_fit
 from dlkit.data.normalize import Standardizer
 from dlkit.data.registry import DATASETS, get_dataset
 from dlkit.data.split import train_dev_split, train_dev_test_split
@@ -107,24 +108,19 @@ def load_source(source: str, command: str, examples: int | None = None,
                     f"file ({', '.join(FILE_TYPES)})", command)
 
 
-def infer_task(y: np.ndarray, command: str) -> tuple[str, int, np.ndarray]:
-    """("binary", 2, y (m, 1) float) for two classes {0, 1}; ("multiclass", C, y (m,) int)."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        flat = y[:, 0]
-    elif y.ndim == 1:
-        flat = y
-    else:
-        raise UserError(f"expected labels of shape (m,) or (m, 1), got {y.shape}", command)
-    if not np.all(np.isfinite(flat.astype(float))) or np.any(flat != np.round(flat)):
-        raise UserError("expected integer class labels; the targets look continuous "
-                        "(dlkit train does classification)", command)
-    values = np.unique(flat)
-    if values.min() < 0:
-        raise UserError(f"expected class labels >= 0, got {values.min()}", command)
-    if len(values) <= 2 and values.max() <= 1:
-        return "binary", 2, flat.reshape(-1, 1).astype(np.float32)
-    return "multiclass", int(values.max()) + 1, flat.astype(np.int64)
+def infer_task(y: np.ndarray, command: str,
+               info: ClassInfo | None = None) -> tuple[str, int, np.ndarray]:
+    """("binary", 2, y (m, 1) float) for labels {0, 1}; ("multiclass", C, y (m,) int) for
+    labels 0..C-1 (``dlkit.data.check_class_labels``: labels such as {1, 2} or {0, 1000000},
+    a single class, fractions or NaN are errors suggesting a label encoding). With ``info``
+    (a run's classes) the labels must be classes the run knows."""
+    try:
+        if info is not None:
+            return info.task, info.n_classes, check_labels_fit(y, info, None)
+        found = check_class_labels(y)
+    except LabelError as e:
+        raise UserError(e.reason, command) from None
+    return found.task, found.n_classes, found.targets(y)
 
 
 def resize_images(X: np.ndarray, size: int, command: str) -> np.ndarray:
@@ -180,9 +176,8 @@ def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: f
         if X_test.shape[1:] != X.shape[1:]:
             raise UserError(f"--test-data examples have shape {X_test.shape[1:]}, the "
                             f"training data {X.shape[1:]}", command)
-        y_test = infer_task(y_test, command)[2]
-        if task == "multiclass":
-            y_test = y_test.reshape(-1).astype(np.int64)
+        y_test = infer_task(y_test, command, ClassInfo(task, n_classes,
+                                                        tuple(range(n_classes))))[2]
         X_train, X_dev, y_train, y_dev = train_dev_split(X, y, dev=dev_size)
     else:
         X_train, X_dev, X_test, y_train, y_dev, y_test = train_dev_test_split(
