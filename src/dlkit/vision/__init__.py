@@ -1,6 +1,26 @@
 """Computer vision applications of course 4: face verification and recognition (triplet loss,
 galleries), neural style transfer, and what ConvNets learn."""
 
+from dlkit.vision.images import (
+    ImageError,
+    image_grid,
+    load_image,
+    load_image_folder,
+    sample_image,
+    save_image,
+)
+from dlkit.vision.style import (
+    StyleResult,
+    StyleTransfer,
+    content_cost,
+    gram_matrix,
+    layer_style_cost,
+    random_vgg_features,
+    style_cost,
+    total_cost,
+    vgg19_features,
+    vgg_layer_names,
+)
 from dlkit.vision.triplet import (
     IdentityBatches,
     TripletMiningLoss,
@@ -26,4 +46,7 @@ __all__ = [
     "triplet_loss",
     "Gallery", "auc", "choose_threshold", "make_pairs", "model_fingerprint", "pair_distances",
     "plot_roc", "roc_curve", "verification_accuracy", "verify",
+    "ImageError", "image_grid", "load_image", "load_image_folder", "sample_image", "save_image",
+    "StyleResult", "StyleTransfer", "content_cost", "gram_matrix", "layer_style_cost",
+    "random_vgg_features", "style_cost", "total_cost", "vgg19_features", "vgg_layer_names",
 ]
