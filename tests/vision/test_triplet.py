@@ -263,3 +263,36 @@ def test_triplet_training_learns_and_generalizes_to_unseen_digits():
     rest = np.setdiff1d(np.arange(len(yu)), first)
     names, _ = gallery.identify(E[rest])
     assert np.mean(np.array(names) == yu[rest].astype(str)) > 0.55
+
+
+def test_fit_with_identity_batches_and_triplet_step():
+    """The new fit: IdentityBatches as the data, TripletStep logging active triplets."""
+    from dlkit.vision import TripletStep
+
+    dl.manual_seed(0)
+    Xs, ys, _, _ = digits_split()
+    enc = conv_encoder((8, 8, 1), embedding_dim=16, widths=(8,))
+    batches = IdentityBatches(Xs, ys, identities=7, per_identity=8)
+    step = TripletStep(TripletMiningLoss(0.2, "hard"))
+    history = dl.train.fit(enc, None, dl.optim.Adam(enc.parameters(), lr=0.003), batches,
+                           epochs=3, metrics=(), step=step)
+    logs = history.history
+    assert len(logs["loss"]) == 3 and "active_triplets" in logs
+    assert logs["loss"][-1] < logs["loss"][0]
+    assert 0 <= logs["active_triplets"][-1] <= 1
+
+
+def test_split_identities_keeps_new_identities_out(rng):
+    from dlkit.vision.oneshot import split_identities
+
+    dl.manual_seed(0)
+    X = rng.random((60, 4, 4, 1))
+    y = np.repeat(np.arange(6), 10)
+    data = split_identities(X, y, list("abcdef"), new=[4, 5], dev_size=0.25)
+    assert set(data.y_new) == {4, 5} and len(data.y_new) == 20
+    assert not set(data.y_train) & {4, 5} and not set(data.y_dev) & {4, 5}
+    assert len(data.y_dev) == 10 and len(data.y_train) == 30
+    data = split_identities(X, y, list("abcdef"), new=0.5)
+    assert len(np.unique(data.y_new)) == 3
+    with pytest.raises(ValueError, match="too few"):
+        split_identities(X[:20], y[:20], list("ab"), new=0.9)

@@ -22,9 +22,9 @@ import numpy as np
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
 from dlkit.io import CorruptFileError
+from dlkit.strategy import run_folder as rf
 from dlkit.vision.images import IMAGE_SUFFIXES, ImageError, load_image, load_image_folder
 from dlkit.vision.oneshot import (
     digits_one_shot,

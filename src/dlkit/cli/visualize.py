@@ -18,9 +18,9 @@ import numpy as np
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
 from dlkit.io import CorruptFileError
+from dlkit.strategy import run_folder as rf
 from dlkit.vision.images import IMAGE_SUFFIXES, ImageError, load_image, load_image_folder
 from dlkit.vision.visualize import layer_names, layers_of, save_filters, save_top_patches
 

@@ -24,6 +24,7 @@ from dlkit.vision.style import (
 from dlkit.vision.triplet import (
     IdentityBatches,
     TripletMiningLoss,
+    TripletStep,
     mine_triplets,
     pairwise_sq_distances,
     triplet_loss,
@@ -42,7 +43,7 @@ from dlkit.vision.verification import (
 )
 
 __all__ = [
-    "IdentityBatches", "TripletMiningLoss", "mine_triplets", "pairwise_sq_distances",
+    "IdentityBatches", "TripletMiningLoss", "TripletStep", "mine_triplets", "pairwise_sq_distances",
     "triplet_loss",
     "Gallery", "auc", "choose_threshold", "make_pairs", "model_fingerprint", "pair_distances",
     "plot_roc", "roc_curve", "verification_accuracy", "verify",

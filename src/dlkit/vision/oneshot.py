@@ -17,7 +17,7 @@ import numpy as np
 
 from dlkit.backend import generator
 from dlkit.models.siamese import EmbeddingNet, conv_encoder
-from dlkit.vision.triplet import IdentityBatches, TripletMiningLoss
+from dlkit.vision.triplet import IdentityBatches, TripletMiningLoss, TripletStep
 from dlkit.vision.verification import (
     Gallery,
     auc,
@@ -92,24 +92,23 @@ def train_embedding(X: np.ndarray, y: np.ndarray, embedding_dim: int = 32,
     """A ``conv_encoder`` trained with the triplet loss (mined in each batch) through
     ``dl.train.fit``; returns (encoder, history). ``identities_per_batch``: batches of that
     many identities x batch_size // identities examples (``IdentityBatches``); otherwise
-    shuffled batches of ``batch_size``."""
+    shuffled batches of ``batch_size``. The history logs ``loss`` and ``active_triplets``
+    (the share of mined triplets with a positive loss)."""
     from dlkit.optim.adam import Adam
     from dlkit.train.loop import fit
 
     encoder = conv_encoder(X.shape[1:], embedding_dim, widths)
     loss = TripletMiningLoss(alpha, strategy)
     optimizer = Adam(encoder.parameters(), lr=lr)
+    step = TripletStep(loss)
     if identities_per_batch:
         per = max(2, batch_size // identities_per_batch)
         batches = IdentityBatches(X, y, identities_per_batch, per)
-        # today's fit takes arrays: one epoch = the identity batches laid end to end
-        idx = np.concatenate(list(batches.index_batches()))
-        history = fit(encoder, loss, optimizer, X[idx], y[idx], epochs=epochs,
-                      batch_size=identities_per_batch * per, shuffle=False, metrics=(),
+        history = fit(encoder, None, optimizer, batches, epochs=epochs, metrics=(), step=step,
                       callbacks=callbacks, verbose=verbose)
     else:
-        history = fit(encoder, loss, optimizer, X, y, epochs=epochs, batch_size=batch_size,
-                      metrics=(), callbacks=callbacks, verbose=verbose)
+        history = fit(encoder, None, optimizer, X, y, epochs=epochs, batch_size=batch_size,
+                      metrics=(), step=step, callbacks=callbacks, verbose=verbose)
     return encoder, history
 
 

@@ -24,8 +24,9 @@ import numpy as np
 from dlkit.backend import array_module, generator, to_numpy
 from dlkit.errors import ShapeError
 from dlkit.tensor import Function, Tensor, as_tensor
+from dlkit.train.step import Step, StepOutput
 
-__all__ = ["STRATEGIES", "IdentityBatches", "TripletLoss", "TripletMiningLoss",
+__all__ = ["STRATEGIES", "IdentityBatches", "TripletLoss", "TripletMiningLoss", "TripletStep",
            "mine_triplets", "pairwise_sq_distances", "triplet_loss"]
 
 _REDUCTIONS = ("sum", "mean", "none")
@@ -191,6 +192,23 @@ class TripletMiningLoss:
     def __repr__(self) -> str:
         return (f"TripletMiningLoss(alpha={self.alpha}, strategy={self.strategy!r}, "
                 f"reduction={self.reduction!r})")
+
+
+class TripletStep(Step):
+    """A ``dl.train.fit`` step for (images, labels) batches: the mined triplet loss of the
+    batch's embeddings, logging ``active_triplets`` (the share of mined triplets with a
+    positive loss: it falls as training satisfies the margins)."""
+
+    output = "values"
+
+    def __init__(self, loss: TripletMiningLoss | None = None) -> None:
+        self.loss = loss or TripletMiningLoss()
+
+    def __call__(self, model: Any, batch: Any) -> StepOutput:
+        x, labels = batch[0], batch[1]
+        value = self.loss(model(x), labels)
+        return StepOutput(value, size=len(x), logs={"active_triplets":
+                                                    self.loss.fraction_active})
 
 
 class IdentityBatches:
