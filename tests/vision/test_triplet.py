@@ -296,3 +296,26 @@ def test_split_identities_keeps_new_identities_out(rng):
     assert len(np.unique(data.y_new)) == 3
     with pytest.raises(ValueError, match="too few"):
         split_identities(X[:20], y[:20], list("ab"), new=0.9)
+
+
+@pytest.mark.parametrize("distance", ["abs", "chi2"])
+def test_pair_classifier_learns_same_or_different(distance):
+    """The notes' DeepFace alternative: a logistic unit on |f(x_i) - f(x_j)| (or the
+    chi-square form) trained with binary cross-entropy on same/different pairs."""
+    from dlkit.vision.verification import make_pairs
+
+    dl.manual_seed(0)
+    Xs, ys, _, _ = digits_split()
+    i, j, same = make_pairs(ys[:900], 2000)
+    pairs = np.stack([Xs[i], Xs[j]], 1)
+    target = same.astype(np.float32).reshape(-1, 1)
+    enc = conv_encoder((8, 8, 1), embedding_dim=16, widths=(8, 16),
+                       normalize=distance == "abs")
+    model = PairClassifier(enc, 16, distance)
+    dl.train.fit(model, "binary_cross_entropy_with_logits",
+                 dl.optim.Adam(model.parameters(), lr=0.003), pairs, target, epochs=4,
+                 batch_size=64)
+    Xh, yh = Xs[900:], ys[900:]  # pairs of examples not trained on
+    i, j, same = make_pairs(yh, 600)
+    logits = dl.train.predict(model, np.stack([Xh[i], Xh[j]], 1))
+    assert np.mean((logits[:, 0] > 0) == same) > 0.75  # chance: 0.5
