@@ -143,3 +143,27 @@ def test_model_fingerprint_changes_with_weights():
     assert fa == model_fingerprint(a)
     a.weight.data = a.weight.data + 1
     assert model_fingerprint(a) != fa
+
+
+def test_lfw_people_reads_only_the_cache(monkeypatch):
+    import sklearn.datasets
+
+    from dlkit.vision.oneshot import lfw_people
+
+    def missing(**kwargs):
+        assert kwargs["download_if_missing"] is False
+        raise OSError("data not found")
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_lfw_people", missing)
+    with pytest.raises(ValueError, match="not in scikit-learn's cache"):
+        lfw_people()
+
+    class Bunch:
+        images = np.linspace(0, 255, 4 * 10 * 8).reshape(4, 10, 8).astype(np.float32)
+        target = np.array([0, 1, 0, 1])
+        target_names = np.array(["Ana", "Bo"])
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_lfw_people", lambda **kw: Bunch())
+    X, y, names = lfw_people(size=6)
+    assert X.shape == (4, 6, 6, 1) and 0 <= X.min() and X.max() <= 1
+    assert names == ["Ana", "Bo"] and y.tolist() == [0, 1, 0, 1]

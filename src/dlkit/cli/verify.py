@@ -29,6 +29,7 @@ from dlkit.vision.images import IMAGE_SUFFIXES, ImageError, load_image, load_ima
 from dlkit.vision.oneshot import (
     digits_one_shot,
     evaluate_one_shot,
+    lfw_people,
     split_identities,
     train_embedding,
 )
@@ -45,8 +46,9 @@ def verify_group() -> None:
 
 
 @verify_group.command("train")
-@click.option("--data", default=None, help="a folder per identity (root/NAME/*.jpg); "
-              "default: the bundled 8x8 digits, 0-6 to train, 7-9 as new identities")
+@click.option("--data", default=None, help="a folder per identity (root/NAME/*.jpg), or "
+              "'lfw' (scikit-learn's cached LFW faces); default: the bundled 8x8 digits, 0-6 "
+              "to train, 7-9 as new identities")
 @click.option("--size", default=32, show_default=True, help="image side for --data")
 @click.option("--gray/--color", default=False, help="read --data images in grayscale")
 @click.option("--new", "new_fraction", default=0.3, show_default=True,
@@ -83,7 +85,11 @@ def train_cmd(data: str | None, size: int, gray: bool, new_fraction: float, epoc
         if not 0 < new_fraction < 1:
             raise UserError(f"--new: expected a fraction in (0, 1), got {new_fraction}", CMD)
         try:
-            X, y, names = load_image_folder(data, size, gray, min_per_identity=2)
+            if data == "lfw" and not Path(data).exists():
+                X, y, names = lfw_people(size=size)
+                gray = True
+            else:
+                X, y, names = load_image_folder(data, size, gray, min_per_identity=2)
             split = split_identities(X, y, names, float(new_fraction))
         except (ImageError, ValueError) as e:
             raise UserError(f"--data: {e}", CMD) from None

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import generator
+from dlkit.backend import generator, get_default_dtype
 from dlkit.models.siamese import EmbeddingNet, conv_encoder
 from dlkit.vision.triplet import IdentityBatches, TripletMiningLoss, TripletStep
 from dlkit.vision.verification import (
@@ -28,8 +28,8 @@ from dlkit.vision.verification import (
     verification_accuracy,
 )
 
-__all__ = ["OneShotData", "digits_one_shot", "evaluate_one_shot", "split_identities",
-           "train_embedding"]
+__all__ = ["OneShotData", "digits_one_shot", "evaluate_one_shot", "lfw_people",
+           "split_identities", "train_embedding"]
 
 
 @dataclass
@@ -81,6 +81,32 @@ def digits_one_shot(new: Sequence[int] = (7, 8, 9), dev_size: float = 0.2) -> On
 
     X, y = load_digits(as_images=True)
     return split_identities(X, y, [str(d) for d in range(10)], list(new), dev_size)
+
+
+def lfw_people(min_faces_per_person: int = 20, resize: float = 0.4, size: int | None = None,
+               data_home: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Labeled Faces in the Wild through scikit-learn's ``fetch_lfw_people``, only when its
+    files are already in scikit-learn's cache (``download_if_missing=False``: dlkit never
+    downloads): X (m, n_H, n_W, 1) gray faces in [0, 1] (``size``: resized to size x size),
+    y (m,), the people's names."""
+    from sklearn.datasets import fetch_lfw_people
+
+    try:
+        bunch = fetch_lfw_people(min_faces_per_person=min_faces_per_person, resize=resize,
+                                 data_home=data_home, download_if_missing=False)
+    except OSError as e:
+        raise ValueError(f"lfw_people: LFW is not in scikit-learn's cache ({e}); fetch it "
+                         f"once with sklearn.datasets.fetch_lfw_people() where the internet "
+                         f"is reachable, or use a folder per identity") from None
+    X = np.asarray(bunch.images, dtype=np.float64)
+    X = X / 255.0 if X.max() > 1.0 else X
+    if size is not None:
+        from PIL import Image
+
+        X = np.stack([np.asarray(Image.fromarray((x * 255).astype(np.uint8)).resize(
+            (size, size), Image.BILINEAR), np.float64) / 255.0 for x in X])
+    return (X[..., None].astype(get_default_dtype()), np.asarray(bunch.target, np.int64),
+            [str(n) for n in bunch.target_names])
 
 
 def train_embedding(X: np.ndarray, y: np.ndarray, embedding_dim: int = 32,
