@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import generator, get_default_dtype
+from dlkit.backend import array_module, generator, get_default_dtype, to_numpy
 from dlkit.errors import ShapeError
 from dlkit.nn.activation import ReLU
 from dlkit.nn.container import Sequential
@@ -320,9 +320,10 @@ class StyleTransfer:
             j, j_c, j_s = self.cost(G, a_c, a_s)
             j.backward()
             opt.step()
-            np.clip(G.data, 0, 1, out=G.data)  # pixels stay in range
-            record(step, j, j_c, j_s, G.data)
-        return G.data.copy()
+            xp = array_module(G.data)
+            G.data = xp.clip(G.data, 0, 1)  # pixels stay in range
+            record(step, j, j_c, j_s, to_numpy(G.data))
+        return to_numpy(G.data).copy()
 
     def _run_lbfgs(self, G0, a_c, a_s, steps, record) -> np.ndarray:
         try:
