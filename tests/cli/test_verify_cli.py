@@ -17,7 +17,8 @@ from dlkit.vision.verification import Gallery
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("verify") / "run"
     state = dl.get_rng_state()
-    code = main(["verify", "train", "--epochs", "1", "--no-progress", "--out", str(folder)])
+    code = main(["verify", "train", "--data", "digits", "--epochs", "1", "--embedding-dim", "32",
+                 "--no-progress", "--out", str(folder)])
     dl.set_rng_state(state)
     assert code == 0
     return folder
@@ -142,3 +143,15 @@ def test_visualize_run(run, tmp_path, capsys):
     expect_error(capsys, ["visualize", str(run), "--layer", "42"], "unknown layer")
     expect_error(capsys, ["visualize", str(run), "--layer", "2", "--units", "a,b"], "--units")
     expect_error(capsys, ["visualize", str(tmp_path / "nope"), "--layer", "2"], "not found")
+
+
+def test_train_default_data_is_synthetic_faces(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["verify", "train", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("faces: 1440 train / 360 dev images of 180 identities")
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"] == "faces" and config["size"] == 16
+    assert len(json.loads((out / "metrics.json").read_text())["new_identities"]) == 20
+    assert main(["visualize", str(out), "--layer", "2", "--units", "0", "--k", "3",
+                 "--out", str(tmp_path / "g.png")]) == 0

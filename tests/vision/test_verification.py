@@ -167,3 +167,19 @@ def test_lfw_people_reads_only_the_cache(monkeypatch):
     X, y, names = lfw_people(size=6)
     assert X.shape == (4, 6, 6, 1) and 0 <= X.min() and X.max() <= 1
     assert names == ["Ana", "Bo"] and y.tolist() == [0, 1, 0, 1]
+
+
+def test_synthetic_faces():
+    from dlkit.vision.synthetic_faces import make_faces
+
+    dl.manual_seed(0)
+    X, y, names = make_faces(5, 3, size=12)
+    assert X.shape == (15, 12, 12, 1) and X.dtype == np.float32
+    assert 0 <= X.min() and X.max() <= 1
+    assert y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    assert names == ["person0", "person1", "person2", "person3", "person4"]
+    assert not np.allclose(X[0], X[1])  # two photos of one person differ
+    dl.manual_seed(0)
+    np.testing.assert_array_equal(make_faces(5, 3, size=12)[0], X)  # seeded
+    with pytest.raises(ValueError, match="n_identities"):
+        make_faces(1, 3)

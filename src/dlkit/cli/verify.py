@@ -1,6 +1,7 @@
 """``dlkit verify``: one-shot face verification and recognition with a triplet-loss embedding.
 
-    dlkit verify train                           # digits 0-6 train, 7-9 are the new identities
+    dlkit verify train                           # synthetic faces: 180 people train, 20 new
+    dlkit verify train --data digits             # digits 0-6 train, 7-9 are the new identities
     dlkit verify train --data faces/ --size 32   # a folder per identity (LFW's layout)
     dlkit verify pair RUN a.png b.png            # distance, and the same identity or not
     dlkit verify identify RUN x.png --gallery people/   # who is it (or not in the database)
@@ -29,6 +30,7 @@ from dlkit.vision.images import IMAGE_SUFFIXES, ImageError, load_image, load_ima
 from dlkit.vision.oneshot import (
     digits_one_shot,
     evaluate_one_shot,
+    faces_one_shot,
     lfw_people,
     split_identities,
     train_embedding,
@@ -46,29 +48,33 @@ def verify_group() -> None:
 
 
 @verify_group.command("train")
-@click.option("--data", default=None, help="a folder per identity (root/NAME/*.jpg), or "
-              "'lfw' (scikit-learn's cached LFW faces); default: the bundled 8x8 digits, 0-6 "
-              "to train, 7-9 as new identities")
+@click.option("--data", default="faces", show_default=True,
+              help="'faces' (synthetic faces of 200 identities, 20 kept out of training), "
+              "'digits' (8x8 digits: 0-6 to train, 7-9 new), 'lfw' (scikit-learn's cached LFW "
+              "faces) or a folder per identity (root/NAME/*.jpg)")
 @click.option("--size", default=32, show_default=True, help="image side for --data")
 @click.option("--gray/--color", default=False, help="read --data images in grayscale")
 @click.option("--new", "new_fraction", default=0.3, show_default=True,
               help="fraction of the --data identities kept out of training")
-@click.option("--epochs", default=2, show_default=True)
+@click.option("--epochs", type=int, default=None,
+              help="[default: 20 for faces, 2 for digits, 10 for a folder]")
 @click.option("--batch-size", default=64, show_default=True)
-@click.option("--lr", default=0.001, show_default=True)
+@click.option("--lr", default=0.003, show_default=True)
 @click.option("--alpha", default=0.2, show_default=True, help="the triplet margin")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="semi-hard",
               show_default=True, help="how negatives are mined in each batch")
-@click.option("--embedding-dim", default=32, show_default=True)
+@click.option("--embedding-dim", default=64, show_default=True)
 @click.option("--target-far", type=float, default=None,
               help="choose the threshold for this false-accept rate (default: best accuracy)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", default=None, help="run folder (default runs/verify-<time>)")
 @click.option("--progress/--no-progress", default=True)
-def train_cmd(data: str | None, size: int, gray: bool, new_fraction: float, epochs: int,
+def train_cmd(data: str, size: int, gray: bool, new_fraction: float, epochs: int | None,
               batch_size: int, lr: float, alpha: float, strategy: str, embedding_dim: int,
               target_far: float | None, seed: int, out: str | None, progress: bool) -> None:
     """Train an embedding with the triplet loss; test one-shot on identities it never saw."""
+    if epochs is None:
+        epochs = {"faces": 20, "digits": 2}.get(data, 10)
     for name, value in (("--epochs", epochs), ("--batch-size", batch_size),
                         ("--embedding-dim", embedding_dim), ("--size", size)):
         if value < 1:
@@ -78,14 +84,18 @@ def train_cmd(data: str | None, size: int, gray: bool, new_fraction: float, epoc
     if target_far is not None and not 0 <= target_far <= 1:
         raise UserError(f"--target-far: expected a rate in [0, 1], got {target_far}", CMD)
     dl.manual_seed(seed)
-    if data is None:
+    bundled = not Path(data).exists()
+    if data == "digits" and bundled:
         split = digits_one_shot()
         source, input_size, channels = "digits", 8, 1
+    elif data == "faces" and bundled:
+        split = faces_one_shot()
+        source, input_size, channels = "faces", 16, 1
     else:
         if not 0 < new_fraction < 1:
             raise UserError(f"--new: expected a fraction in (0, 1), got {new_fraction}", CMD)
         try:
-            if data == "lfw" and not Path(data).exists():
+            if data == "lfw" and bundled:
                 X, y, names = lfw_people(size=size)
                 gray = True
             else:

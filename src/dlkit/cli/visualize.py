@@ -43,6 +43,9 @@ def run_images(config: dict, data: str | None, shape: tuple[int, ...]) -> np.nda
     source = config.get("data") or config.get("options", {}).get("dataset")
     if source == "digits" and tuple(shape) == (8, 8, 1):
         return dl.data.load_digits(as_images=True)[0]
+    if source == "faces" and tuple(shape) == (16, 16, 1):
+        from dlkit.vision.oneshot import faces_one_shot
+        return faces_one_shot().X_train
     if source and Path(source).is_dir():
         return load_image_folder(source, shape[:2], shape[-1] == 1)[0]
     raise UserError(f"the run's data ({source!r}) cannot be read back as images of shape "

@@ -2,9 +2,11 @@
 identities, then verify and identify identities never seen in training from one stored
 example each (the notes' face recognition, on data that needs no download).
 
-The default data is a stand-in for faces: scikit-learn's 8x8 digits, digits 0-6 for training
-and 7-9 as the "new people" (``digits_one_shot``). A folder per identity (LFW's layout) works
-the same way (``split_identities``).
+The default data is a stand-in for faces that needs no download: synthetic faces of 200
+identities, 20 of them kept out of training (``faces_one_shot``). scikit-learn's 8x8 digits
+give another, with digits 0-6 for training and 7-9 as the "new people" (``digits_one_shot``);
+with only seven training identities their embedding generalizes poorly (docs/faces.md). A
+folder per identity (LFW's layout) works the same way (``split_identities``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from dlkit.vision.verification import (
     verification_accuracy,
 )
 
-__all__ = ["OneShotData", "digits_one_shot", "evaluate_one_shot", "lfw_people",
-           "split_identities", "train_embedding"]
+__all__ = ["OneShotData", "digits_one_shot", "evaluate_one_shot", "faces_one_shot",
+           "lfw_people", "split_identities", "train_embedding"]
 
 
 @dataclass
@@ -83,6 +85,16 @@ def digits_one_shot(new: Sequence[int] = (7, 8, 9), dev_size: float = 0.2) -> On
     return split_identities(X, y, [str(d) for d in range(10)], list(new), dev_size)
 
 
+def faces_one_shot(n_identities: int = 200, per_identity: int = 10, size: int = 16,
+                   new: float = 0.1, dev_size: float = 0.2) -> OneShotData:
+    """Synthetic faces (``dlkit.vision.synthetic_faces.make_faces``): a fraction ``new`` of
+    the identities (20 of 200 by default) kept out of training."""
+    from dlkit.vision.synthetic_faces import make_faces
+
+    X, y, names = make_faces(n_identities, per_identity, size)
+    return split_identities(X, y, names, float(new), dev_size)
+
+
 def lfw_people(min_faces_per_person: int = 20, resize: float = 0.4, size: int | None = None,
                data_home: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Labeled Faces in the Wild through scikit-learn's ``fetch_lfw_people``, only when its
@@ -118,8 +130,10 @@ def train_embedding(X: np.ndarray, y: np.ndarray, embedding_dim: int = 32,
     """A ``conv_encoder`` trained with the triplet loss (mined in each batch) through
     ``dl.train.fit``; returns (encoder, history). ``identities_per_batch``: batches of that
     many identities x batch_size // identities examples (``IdentityBatches``); otherwise
-    shuffled batches of ``batch_size``. The history logs ``loss`` and ``active_triplets``
-    (the share of mined triplets with a positive loss)."""
+    shuffled batches of ``batch_size`` (the default when there are at most
+    ``batch_size // 4`` identities; with more, ``identities_per_batch = batch_size // 4``,
+    4 examples each, so that every batch holds positives). The history logs ``loss`` and
+    ``active_triplets`` (the share of mined triplets with a positive loss)."""
     from dlkit.optim.adam import Adam
     from dlkit.train.loop import fit
 
@@ -127,6 +141,8 @@ def train_embedding(X: np.ndarray, y: np.ndarray, embedding_dim: int = 32,
     loss = TripletMiningLoss(alpha, strategy)
     optimizer = Adam(encoder.parameters(), lr=lr)
     step = TripletStep(loss)
+    if identities_per_batch is None and len(np.unique(y)) > batch_size // 4:
+        identities_per_batch = max(2, batch_size // 4)
     if identities_per_batch:
         per = max(2, batch_size // identities_per_batch)
         batches = IdentityBatches(X, y, identities_per_batch, per)

@@ -162,7 +162,8 @@ class TripletMiningLoss:
     as any loss: ``fit(encoder, TripletMiningLoss(), opt, X, labels, metrics=())``.
     ``reduction="mean"`` (default) averages over the mined triplets, whose number changes from
     batch to batch; ``"sum"`` is the notes' J. ``fraction_active`` (after a call) is the share
-    of mined triplets with a positive loss.
+    of mined triplets with a positive loss. A batch with no triplet (no identity twice) gives
+    a zero loss: use ``IdentityBatches`` when identities are many and examples few.
     """
 
     def __init__(self, alpha: float = 0.2, strategy: str = "semi-hard",
@@ -180,11 +181,9 @@ class TripletMiningLoss:
     def __call__(self, embeddings: Tensor, labels: Any) -> Tensor:
         embeddings = as_tensor(embeddings)
         a, p, n = mine_triplets(embeddings, labels, self.strategy, self.alpha)
-        if len(a) == 0:
-            raise ValueError(
-                "TripletMiningLoss: this batch has no (anchor, positive, negative) triplet: it "
-                "needs two examples of one identity and one of another; use larger batches or "
-                "dlkit.vision.IdentityBatches (several examples of each identity per batch)")
+        if len(a) == 0:  # no identity twice in this batch: nothing to learn from it
+            self.fraction_active = 0.0
+            return (embeddings * 0.0).sum()
         losses = triplet_loss(embeddings[a], embeddings[p], embeddings[n], self.alpha, "none")
         self.fraction_active = float((to_numpy(losses.data) > 0).mean())
         return losses.sum() if self.reduction == "sum" else losses.mean()
