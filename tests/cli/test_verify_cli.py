@@ -155,3 +155,13 @@ def test_train_default_data_is_synthetic_faces(tmp_path, capsys):
     assert len(json.loads((out / "metrics.json").read_text())["new_identities"]) == 20
     assert main(["visualize", str(out), "--layer", "2", "--units", "0", "--k", "3",
                  "--out", str(tmp_path / "g.png")]) == 0
+
+
+def test_visualize_a_dlkit_train_cnn_run(tmp_path, capsys):
+    out = tmp_path / "cnn"
+    assert main(["train", "--model", "cnn", "--epochs", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["visualize", str(out), "--layer", "2", "--units", "0,1", "--k", "5",
+                 "--out", str(tmp_path / "cnn.png")]) == 0
+    assert "1797 images" in capsys.readouterr().out
+    assert (tmp_path / "cnn.png").exists()
