@@ -165,3 +165,6 @@ def test_visualize_a_dlkit_train_cnn_run(tmp_path, capsys):
                  "--out", str(tmp_path / "cnn.png")]) == 0
     assert "1797 images" in capsys.readouterr().out
     assert (tmp_path / "cnn.png").exists()
+    assert main(["visualize", str(out), "--layer", "2,6", "--units", "0", "--k", "3",
+                 "--out", str(tmp_path / "many.png")]) == 0
+    assert (tmp_path / "many_layer2.png").exists() and (tmp_path / "many_layer6.png").exists()

@@ -12,6 +12,7 @@ from dlkit.vision.verification import (
     Gallery,
     auc,
     choose_threshold,
+    identify,
     make_pairs,
     model_fingerprint,
     plot_roc,
@@ -183,3 +184,18 @@ def test_synthetic_faces():
     np.testing.assert_array_equal(make_faces(5, 3, size=12)[0], X)  # seeded
     with pytest.raises(ValueError, match="n_identities"):
         make_faces(1, 3)
+
+
+def test_identify_images_with_an_encoder():
+    from dlkit.models import conv_encoder
+
+    dl.manual_seed(0)
+    enc = conv_encoder((8, 8, 1), 8, widths=(4,))
+    X = dl.rand(3, 8, 8, 1).numpy()
+    g = Gallery.from_examples(enc.embed(X), ["a", "b", "c"], threshold=1e-6,
+                              model=model_fingerprint(enc))
+    names, dist = identify(X[::-1], g, encoder=enc)
+    assert names == ["c", "b", "a"] and np.allclose(dist, 0, atol=1e-6)
+    other = conv_encoder((8, 8, 1), 8, widths=(4,))
+    with pytest.raises(ValueError, match="another model"):
+        identify(X, g, encoder=other)

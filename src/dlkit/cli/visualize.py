@@ -54,7 +54,9 @@ def run_images(config: dict, data: str | None, shape: tuple[int, ...]) -> np.nda
 
 @cli.command(CMD)
 @click.argument("run")
-@click.option("--layer", default=None, help="a layer index (see the list it prints)")
+@click.option("--layer", default=None,
+              help="a layer index (see the list it prints), or several: 2,6 (one picture each, "
+              "named <out>_layer2.png ...)")
 @click.option("--units", default=None, help="channels, e.g. 0,1,2 [default: the first 8]")
 @click.option("--k", default=9, show_default=True, help="patches per unit")
 @click.option("--filters", is_flag=True, help="draw the first layer's filters instead")
@@ -90,9 +92,14 @@ def visualize_cmd(run: str, layer: str | None, units: str | None, k: int, filter
     shape = tuple(config.get("input_shape") or (config["size"], config["size"],
                                                  config["channels"]))
     X = run_images(config, data, shape)
-    try:
-        path = save_top_patches(model, X, layer, out, chosen, k)
-    except ValueError as e:
-        raise UserError(str(e), CMD) from None
-    click.echo(f"wrote {path}: layer {layer} of {', '.join(names)}; one row per unit, its "
-               f"{k} strongest patches of {len(X)} images from left to right")
+    layers = [name.strip() for name in layer.split(",") if name.strip()]
+    for name in layers:
+        target = Path(out)
+        if len(layers) > 1:
+            target = target.with_name(f"{target.stem}_layer{name}{target.suffix or '.png'}")
+        try:
+            path = save_top_patches(model, X, name, target, chosen, k)
+        except ValueError as e:
+            raise UserError(str(e), CMD) from None
+        click.echo(f"wrote {path}: layer {name} of {', '.join(names)}; one row per unit, its "
+                   f"{k} strongest patches of {len(X)} images from left to right")

@@ -33,6 +33,7 @@ from dlkit.vision.verification import (
     Gallery,
     auc,
     choose_threshold,
+    identify,
     make_pairs,
     model_fingerprint,
     pair_distances,
@@ -43,10 +44,10 @@ from dlkit.vision.verification import (
 )
 
 __all__ = [
-    "IdentityBatches", "TripletMiningLoss", "TripletStep", "mine_triplets", "pairwise_sq_distances",
-    "triplet_loss",
-    "Gallery", "auc", "choose_threshold", "make_pairs", "model_fingerprint", "pair_distances",
-    "plot_roc", "roc_curve", "verification_accuracy", "verify",
+    "IdentityBatches", "TripletMiningLoss", "TripletStep", "mine_triplets",
+    "pairwise_sq_distances", "triplet_loss",
+    "Gallery", "auc", "choose_threshold", "identify", "make_pairs", "model_fingerprint",
+    "pair_distances", "plot_roc", "roc_curve", "verification_accuracy", "verify",
     "ImageError", "image_grid", "load_image", "load_image_folder", "sample_image", "save_image",
     "StyleResult", "StyleTransfer", "content_cost", "gram_matrix", "layer_style_cost",
     "random_vgg_features", "style_cost", "total_cost", "vgg19_features", "vgg_layer_names",

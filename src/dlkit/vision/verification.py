@@ -24,7 +24,7 @@ from dlkit.errors import ShapeError
 from dlkit.io.files import CorruptFileError, read_safetensors, write_safetensors
 from dlkit.tensor import Tensor
 
-__all__ = ["Gallery", "auc", "choose_threshold", "make_pairs", "model_fingerprint",
+__all__ = ["Gallery", "auc", "choose_threshold", "identify", "make_pairs", "model_fingerprint",
            "pair_distances", "plot_roc", "roc_curve", "verify", "verification_accuracy"]
 
 
@@ -272,3 +272,12 @@ class Gallery:
         for e, name in zip(E, names):
             g.add(str(name), e)
         return g
+
+
+def identify(x: Any, gallery: Gallery, encoder: Any = None
+             ) -> tuple[list[str | None], np.ndarray]:
+    """``gallery.identify`` of embeddings x (m, d), or of images when ``encoder`` is given
+    (refused when the gallery was made by another model)."""
+    if encoder is not None and hasattr(encoder, "state_dict"):
+        gallery.check_model(model_fingerprint(encoder))
+    return gallery.identify(_embeddings(x, encoder, "identify"))
