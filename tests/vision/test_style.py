@@ -180,9 +180,11 @@ def test_vgg19_costs_match_torch_with_the_same_weights(tmp_path, rng, request):
     request.addfinalizer(lambda: torch.set_num_threads(threads))
     torch.set_num_threads(1)
     tnet = torch_vgg19_features(torch).eval()
-    net = dl.models.vgg19(input_size=32, hidden=1, n_classes=1).features
+    zoo = dl.models.vgg19(input_size=32, hidden=1, n_classes=1)
+    net = zoo.features
     dl.io.load_torch_state_dict(net, tnet.state_dict())
     st = StyleTransfer(net)  # the course's layers: block1..5_conv1, content block5_conv4
+    assert StyleTransfer(zoo).backbone is net  # a whole VGG: its features
     C, S, G = rng.random((3, 16, 16, 3)).astype(np.float32)  # block5 at 1x1
     a_c, a_s = st.targets(C, S)
     J, Jc, Js = st.cost(G, a_c, a_s)

@@ -173,9 +173,12 @@ class StyleTransfer:
     def __init__(self, backbone: Module, content_layer: str | int = COURSE_CONTENT_LAYER,
                  style_layers: Mapping[str | int, float] | Sequence[str | int] | None = None,
                  alpha: float = 10.0, beta: float = 40.0, normalize: bool = True) -> None:
+        if not isinstance(backbone, Sequential) and isinstance(
+                getattr(backbone, "features", None), Sequential):
+            backbone = backbone.features  # a zoo VGG: its convolutional part
         if not isinstance(backbone, Sequential):
             raise TypeError(f"StyleTransfer: expected backbone a Sequential of layers (e.g. "
-                            f"dlkit.vision.style.vgg19_features()), got "
+                            f"dlkit.vision.style.vgg19_features() or a VGG's .features), got "
                             f"{type(backbone).__name__}")
         self.backbone = backbone.eval()
         self.backbone.freeze()
