@@ -27,6 +27,7 @@ from dlkit.cli import (  # noqa: E402,F401
     runs,
     style,
     train,
+    translate,
     tune,
     verify,
     visualize,
