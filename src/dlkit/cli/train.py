@@ -13,6 +13,7 @@ from dlkit import recipes
 from dlkit.cli import cli
 from dlkit.data import DATASETS
 from dlkit.data.prepare import Prepared, prepare
+from dlkit.errors import UserError
 from dlkit.models import ACTIVATIONS
 from dlkit.nn.config import to_config
 from dlkit.recipes import INITS, MODELS, OPTIMIZERS, SCHEDULES
@@ -117,6 +118,15 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               help="Stop when the dev loss has not improved for PATIENCE epochs.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=None, metavar="N",
+              help="Write checkpoint.safetensors every N epochs (and after the last) so a "
+                   "killed run can --resume [default: every epoch for convolutional models, "
+                   "every 10 for dense ones; 0: never].")
+@click.option("--resume", default=None, metavar="RUN",
+              help="Continue the run in folder RUN from its last checkpoint, with its own "
+                   "options (--epochs may raise the total); the result equals an "
+                   "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
 @click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
@@ -131,53 +141,96 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           batch_size: int, l2: float, dropout: float, batch_norm: bool,
           standardize: bool | None, dev_size: float, test_size: float, flip: bool,
           crop: int | None, color_shift: float | None, rotate: float | None,
-          early_stopping: int | None, seed: int, out: str | None, progress: bool,
+          early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
+          checkpoint_every: int | None, resume: str | None, progress: bool,
           task: str) -> None:
     """Train a network, write a run folder, print the test accuracy."""
+    ctx = click.get_current_context()
     if task == "charlm":
         from dlkit.cli.charlm import charlm_from_train
 
-        charlm_from_train(click.get_current_context())
+        charlm_from_train(ctx)
         return
-    ctx = click.get_current_context()
-    options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
-    given -= {"dataset", "test_data", "examples", "noise", "seed", "out", "progress", "task",
-              "model"}
-    opts = recipes.resolve_options(options, given, CMD)
-    model, epochs = opts["model"], opts["epochs"]
-    images = model in recipes.IMAGE_MODELS
-    dl.manual_seed(seed)
-    prepared = prepare(dataset, test_data=test_data, dev_size=dev_size, test_size=test_size,
-                       standardize=opts["standardize"], command=CMD, examples=examples,
-                       noise=noise, images=images, image_size=opts["image_size"])
+    if resume is not None:
+        folder, config = _resumable(resume, given)
+        opts = {**config["options"], **({"epochs": epochs} if "epochs" in given else {})}
+        if opts["epochs"] < config["options"]["epochs"]:
+            raise UserError(f"--epochs {opts['epochs']} is fewer than the run's "
+                            f"{config['options']['epochs']}", CMD)
+        every = config.get("checkpoint_every", 1) or 1
+    else:
+        options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
+        dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
+                               "progress", "task", "model", "overwrite", "checkpoint_every",
+                               "resume"}
+        opts = recipes.resolve_options(options, dense_given, CMD)
+        every = checkpoint_every if checkpoint_every is not None else (
+            1 if opts["model"] in recipes.IMAGE_MODELS else 10)
+        name = Path(dataset).stem if dataset not in DATASETS else dataset
+        folder = rf.new_run_folder(out, f"{name}-{opts['model']}", overwrite, CMD)
+    model, images = opts["model"], opts["model"] in recipes.IMAGE_MODELS
+    dl.manual_seed(opts["seed"])
+    prepared = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
+                       test_size=opts["test_size"], standardize=opts["standardize"],
+                       command=CMD, examples=opts["examples"], noise=opts["noise"],
+                       images=images, image_size=opts["image_size"])
     recipe = recipes.classifier(opts, prepared.input_shape, prepared.task, prepared.n_classes,
                                 command=CMD)
-    net, opt, loss, callbacks = recipe.model, recipe.optimizer, recipe.loss, recipe.callbacks
+    net, opt, loss = recipe.model, recipe.optimizer, recipe.loss
     n_in = int(np.prod(prepared.input_shape))
     n_out = 1 if prepared.task == "binary" else prepared.n_classes
     sizes = recipes.hidden_layers(model, opts["hidden"], CMD)
-    name = Path(dataset).stem if dataset not in DATASETS else dataset
-    folder = rf.new_run_folder(out, f"{name}-{model}")
-    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY)))
+    name = Path(opts["dataset"]).stem if opts["dataset"] not in DATASETS else opts["dataset"]
+    config = {
+        "dlkit_version": dl.__version__, "command": "train", "status": rf.RUNNING,
+        "options": opts, "model": model, "model_config": to_config(net),
+        "task": prepared.task, "n_classes": prepared.n_classes, "images": images,
+        "input_shape": list(prepared.input_shape), "n_features": n_in,
+        "data": prepared.fingerprint, "standardized": prepared.standardizer is not None,
+        "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
+                  "test": len(prepared.X_test)},
+        "loss": loss, "checkpoint_every": every}
+    initial_epoch = 0
+    callbacks = [*recipe.callbacks, dl.train.TerminateOnNaN(raise_error=True,
+                                                            lr_option="--lr")]
+    if every:
+        callbacks.append(dl.train.ModelCheckpoint(folder / rf.CHECKPOINT, every=every))
+    if resume is not None:
+        recorded = rf.read_json(folder, rf.CONFIG, CMD).get("data")
+        if recorded and prepared.fingerprint["sha256"] != recorded.get("sha256"):
+            raise UserError(f"the data of run {resume!r} changed since it was trained; it "
+                            "cannot be resumed on other data", CMD)
+        state = dl.io.load_checkpoint(folder / rf.CHECKPOINT, net, opt, callbacks=callbacks)
+        initial_epoch = state["epoch"]
+        _truncate_history(folder / rf.HISTORY, initial_epoch)
+    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY), append=resume is not None))
+    rf.write_json(folder / rf.CONFIG, config)
     layers = ("x".join(map(str, prepared.input_shape)) + f" -> {n_out}" if images
               else "-".join(map(str, [n_in, *sizes, n_out])) +
               (f" {opts['activation']}" if sizes else ""))
     click.echo(f"{name}: {len(prepared.X_train)} train / {len(prepared.X_dev)} dev / "
                f"{len(prepared.X_test)} test examples, {prepared.task} "
                f"({prepared.n_classes} classes); model {model} {layers} "
-               f"({net.num_parameters()} parameters); {optimizer} lr={lr}")
+               f"({net.num_parameters()} parameters); {opts['optimizer']} lr={opts['lr']}"
+               + (f"; resuming after epoch {initial_epoch}" if resume is not None else ""))
     validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
     start = time.perf_counter()
-    history = dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train, epochs=epochs,
-                           batch_size=batch_size, validation_data=validation,
-                           callbacks=callbacks, l2=l2, verbose=int(progress),
-                           transform=recipe.transform)
+    try:
+        dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train,
+                     epochs=opts["epochs"], batch_size=opts["batch_size"],
+                     validation_data=validation, callbacks=callbacks, l2=opts["l2"],
+                     verbose=int(progress), transform=recipe.transform,
+                     initial_epoch=initial_epoch)
+    except UserError:
+        rf.set_status(folder, rf.FAILED)
+        raise
     seconds = time.perf_counter() - start
+    history = dl.train.History.from_csv(folder / rf.HISTORY)
     ran = len(history["loss"])
     for e in sorted({0, *range(max(1, ran // 5) - 1, ran, max(1, ran // 5)), ran - 1}):
-        line = f"epoch {e + 1:4d}  loss {history['loss'][e]:.4f}  accuracy " \
+        line = f"epoch {history.epochs[e] + 1:4d}  loss {history['loss'][e]:.4f}  accuracy " \
                f"{history['accuracy'][e]:.3f}"
         if "val_loss" in history:
             line += f"  dev loss {history['val_loss'][e]:.4f}  dev accuracy " \
@@ -187,18 +240,39 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     dl.io.save(net, folder / rf.MODEL)
     if prepared.standardizer is not None:
         rf.write_standardizer(folder, prepared.standardizer)
-    rf.write_json(folder / rf.CONFIG, {
-        "dlkit_version": dl.__version__, "command": "train", "options": opts,
-        "model": model, "model_config": to_config(net), "task": prepared.task,
-        "n_classes": prepared.n_classes, "images": images,
-        "input_shape": list(prepared.input_shape), "n_features": n_in,
-        "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
-                  "test": len(prepared.X_test)},
-        "loss": loss})
     rf.write_json(folder / rf.METRICS, {**results, "epochs": ran, "seconds": round(seconds, 3)})
+    rf.set_status(folder, rf.COMPLETE)
     pictures = draw(folder, history, net, prepared)
     click.echo(f"trained {ran} epochs in {seconds:.1f} s; wrote {folder}/ (model.safetensors, "
                f"history.csv, metrics.json{''.join(', ' + p for p in pictures)})")
     summary = "  ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in results.items())
     click.echo(summary)
     click.echo(f"test accuracy {results['test']['accuracy']:.3f}")
+
+
+def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
+    """The folder and config of a run to resume; only --epochs and --progress may be given
+    beside --resume (the run's own options rebuild everything else)."""
+    extra = given - {"resume", "epochs", "progress"}
+    if extra:
+        names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+        raise UserError(f"--resume continues a run with its own options; {names} cannot be "
+                        "changed (only --epochs, to train longer)", CMD)
+    folder = rf.run_folder(run, CMD)
+    config = rf.read_json(folder, rf.CONFIG, CMD, required=("options", "status"))
+    if not (folder / rf.CHECKPOINT).exists():
+        raise UserError(f"run {run!r} has no {rf.CHECKPOINT} to resume from (it was trained "
+                        "with --checkpoint-every 0, or killed before its first checkpoint)",
+                        CMD)
+    return folder, config
+
+
+def _truncate_history(path: Path, epochs: int) -> None:
+    """Keep the rows of history.csv for the epochs the checkpoint holds (a run killed after
+    logging an epoch but before checkpointing it logged one row too many)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].strip().isdigit()
+                        and int(ln.split(",", 1)[0]) < epochs]
+    dl.io.atomic_write_bytes(path, "".join(kept).encode(), "dlkit train")
