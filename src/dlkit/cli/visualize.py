@@ -41,6 +41,8 @@ def run_images(config: dict, data: str | None, shape: tuple[int, ...]) -> np.nda
         except ImageError as e:
             raise UserError(f"--data: {e}", CMD) from None
     source = config.get("data") or config.get("options", {}).get("dataset")
+    if isinstance(source, dict):  # dlkit train records {"name" or "path": ..., "sha256": ...}
+        source = source.get("path") or source.get("name")
     if source == "digits" and tuple(shape) == (8, 8, 1):
         return dl.data.load_digits(as_images=True)[0]
     if source == "faces" and tuple(shape) == (16, 16, 1):
