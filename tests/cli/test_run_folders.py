@@ -254,3 +254,33 @@ def test_killed_charlm_resumes_to_the_same_weights(tmp_path, capsys):
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert json.loads((killed / "config.json").read_text())["status"] == "complete"
+
+
+def test_train_and_evaluate_on_a_folder_of_images_with_worker_processes(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "photos"
+    for name, channel in (("red", 0), ("blue", 2)):
+        (root / name).mkdir(parents=True)
+        for i in range(24):
+            img = rng.integers(0, 60, size=(20, 20, 3), dtype=np.uint8)
+            img[..., channel] = rng.integers(150, 255, size=(20, 20), dtype=np.uint8)
+            Image.fromarray(img).save(root / name / f"{i}.png")
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(root), "--image-size", "16", "--epochs", "4",
+                 "--data-workers", "2", "--flip", "--out", str(run), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "cnn" and config["classes"] == ["blue", "red"]
+    assert config["input_shape"] == [16, 16, 3] and config["data"]["path"] == str(root.resolve())
+    assert float(last_line := out.strip().splitlines()[-1].split()[-1]) >= 0.9, last_line
+    assert main(["evaluate", str(run)]) == 0
+    assert "test" in capsys.readouterr().out
+    (root / "red" / "0.png").unlink()
+    assert main(["evaluate", str(run)]) == 2
+    assert "changed since training" in capsys.readouterr().err
+    assert main(["train", "--data", str(root), "--model", "mlp", "--out",
+                 str(tmp_path / "r2")]) == 2
+    assert "is a folder of images: use a convolutional --model" in capsys.readouterr().err

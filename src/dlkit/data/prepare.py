@@ -193,3 +193,68 @@ def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: f
         X_train, X_dev, X_test = (standardizer.transform(a) for a in (X_train, X_dev, X_test))
     return Prepared(X_train, y_train, X_dev, y_dev, X_test, y_test, task, n_classes,
                     input_shape, standardizer, fingerprint)
+
+
+@dataclass
+class PreparedFolder:
+    """An image folder (root/<class>/<image>) split into train/dev/test loaders; images are
+    decoded lazily (by ``workers`` processes) and scaled to [0, 1]; labels are class
+    indices (softmax over the folder's classes, two included)."""
+
+    train: Any
+    dev: Any
+    test: Any
+    classes: list[str]
+    input_shape: tuple[int, ...]
+    fingerprint: dict[str, Any]
+    task: str = "multiclass"
+    standardizer: None = None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def sizes(self) -> dict[str, int]:
+        return {k: (len(getattr(self, k).dataset) if getattr(self, k) is not None else 0)
+                for k in ("train", "dev", "test")}
+
+
+def folder_fingerprint(root: str | Path) -> dict[str, Any]:
+    """The absolute path and a SHA-256 of the folder's files (relative path and size each),
+    which changes when an image is added, removed or replaced by one of another size."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(root)}\0{path.stat().st_size}\n".encode())
+    return {"path": str(root.resolve()), "sha256": digest.hexdigest()}
+
+
+def prepare_folder(root: str, *, dev_size: float, test_size: float, image_size: int | None,
+                   batch_size: int, workers: int = 0, transform: Any = None,
+                   command: str = "train") -> PreparedFolder:
+    """Loaders over an image folder, split by the dlkit generator (so a run's split is
+    rebuilt from its seed), images resized to ``image_size`` (64 by default)."""
+    from dlkit.data.image_folder import image_folder_loaders
+
+    try:
+        parts = image_folder_loaders(root, size=image_size or 64, batch_size=batch_size,
+                                     num_workers=workers, dev=dev_size, test=test_size,
+                                     transform=transform, persistent_workers=workers > 0)
+    except (FileNotFoundError, ValueError, ImportError) as e:
+        raise UserError(f"--dataset {root!r}: {e}", command) from None
+    if len(parts.classes) < 2:
+        raise UserError(f"--dataset {root!r} has {len(parts.classes)} class folder(s); a "
+                        "classifier needs at least two (root/<class>/<image>)", command)
+    return PreparedFolder(parts.train, parts.dev, parts.test, list(parts.classes),
+                          tuple(parts.input_shape), folder_fingerprint(root))
+
+
+def splits(prepared: Prepared | PreparedFolder) -> dict[str, tuple]:
+    """The non-empty train / dev / test parts as ``fit`` / ``evaluate`` arguments: (X, y)
+    arrays, or (loader,) for an image folder."""
+    if isinstance(prepared, PreparedFolder):
+        return {k: (getattr(prepared, k),) for k in ("train", "dev", "test")
+                if getattr(prepared, k) is not None}
+    parts = {"train": (prepared.X_train, prepared.y_train),
+             "dev": (prepared.X_dev, prepared.y_dev), "test": (prepared.X_test, prepared.y_test)}
+    return {k: v for k, v in parts.items() if len(v[0])}
