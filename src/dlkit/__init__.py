@@ -1,6 +1,6 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
-from dlkit import data, io, metrics, models, nn, ops, optim, plot, strategy, text, train
+from dlkit import data, io, metrics, models, nn, ops, optim, plot, strategy, text, train, vision
 from dlkit.backend import (
     get_default_dtype,
     get_rng_state,
@@ -42,5 +42,5 @@ __all__ = [
     "manual_seed", "metrics", "models", "nn", "no_grad", "strategy", "ones", "ones_like",
     "ops", "optim", "plot",
     "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "text", "train",
-    "zeros", "zeros_like", *ops.__all__,
+    "vision", "zeros", "zeros_like", *ops.__all__,
 ]

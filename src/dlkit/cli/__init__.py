@@ -29,9 +29,12 @@ from dlkit.cli import (  # noqa: E402,F401
     embed,
     evaluate,
     runs,
+    style,
     train,
     translate,
     tune,
+    verify,
+    visualize,
 )
 
 

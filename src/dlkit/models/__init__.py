@@ -15,11 +15,19 @@ from dlkit.models.resnet import (
     ResNet50,
     ResNetSmall,
 )
+from dlkit.models.siamese import (
+    EmbeddingNet,
+    L2Normalize,
+    PairClassifier,
+    conv_encoder,
+    embedding_net,
+)
 from dlkit.models.vgg import VGG, vgg16, vgg19
 
 __all__ = [
     "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
     "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
+    "EmbeddingNet", "L2Normalize", "PairClassifier", "conv_encoder", "embedding_net",
 ]
 __all__ += ["NeuralLM", "context_windows"]
