@@ -43,10 +43,15 @@ from dlkit.tensor import Function, Tensor
 from dlkit.text.vectors import WordVectors
 from dlkit.text.word_corpus import as_sentences, count_words, encode
 
-try:  # a compiled segmented sum; the sorted add.reduceat below is the fallback
-    import scipy.sparse as _sparse
-except ImportError:  # pragma: no cover
-    _sparse = None
+
+def _scipy_sparse() -> Any:
+    """scipy.sparse (a compiled segmented sum) when installed, else None (the sorted
+    add.reduceat below is the fallback); imported on first use, not with dlkit."""
+    try:
+        import scipy.sparse as sparse
+    except ImportError:  # pragma: no cover
+        return None
+    return sparse
 
 METHODS = ("skipgram", "cbow")
 LOSSES = ("negative", "softmax", "hierarchical")
@@ -67,7 +72,8 @@ def scatter_add_rows(rows: Any, values: Any, n_rows: int | None = None, cols: An
         n_rows = int(rows.max()) + 1 if rows.size else 0
     if cols is None:
         cols = xp.arange(len(rows))
-    if xp is not np or _sparse is None:
+    _sparse = _scipy_sparse() if xp is np else None
+    if _sparse is None:
         contrib = values[cols] if weights is None else values[cols] * weights[:, None]
         if xp is not np:  # pragma: no cover - GPU
             import cupyx
