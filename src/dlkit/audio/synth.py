@@ -105,7 +105,7 @@ def _chirp(f0: float, f1: float, n: int, rate: int) -> np.ndarray:
     duration = max(n / rate, 1e-9)
     phase = 2 * np.pi * (f0 * t + (f1 - f0) * t ** 2 / (2 * duration))
     voice = sum(np.sin(h * phase) / h for h in (1, 2, 3))  # a few harmonics, like a voice
-    envelope = np.sin(np.pi * np.arange(n) / max(n - 1, 1)) ** 0.5
+    envelope = np.sqrt(np.clip(np.sin(np.pi * np.arange(n) / max(n - 1, 1)), 0.0, None))
     return voice * envelope
 
 

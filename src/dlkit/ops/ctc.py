@@ -98,7 +98,8 @@ class CTCLoss(Function):
         a_end = log_alpha[last_t, rows, end]
         a_before = xp.where(self.target_lengths > 0,
                             log_alpha[last_t, rows, xp.maximum(end - 1, 0)], neg_inf)
-        loglik = xp.logaddexp(a_end, a_before)
+        with np.errstate(invalid="ignore"):
+            loglik = xp.logaddexp(a_end, a_before)
         loglik = xp.where(self.input_lengths > 0, loglik,
                           xp.where(self.target_lengths == 0, 0.0, neg_inf))
         self.loglik = loglik.astype(log_probs.dtype)
