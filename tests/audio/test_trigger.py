@@ -145,3 +145,23 @@ def test_small_trigger_model_learns_tone_triggers():
                            metrics=())
     losses = history.history["loss"]
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_render_example_from_its_recipe_equals_the_example():
+    rate = 8000
+    rng = np.random.default_rng(7)
+    backgrounds = [rng.standard_normal(3 * rate).astype(np.float32) * 0.1 for _ in range(2)]
+    positives = [tone_word("activate", rate, rng) for _ in range(3)]
+    negatives = [tone_word("kitchen", rate, rng) for _ in range(2)]
+    examples = tw.synthesize_examples(5, backgrounds, positives, negatives, rate, seconds=2.0,
+                                      rng=rng)
+    Ty = tw.output_steps(tw.n_spectrogram_frames(2 * rate))
+    # 46 steps over 2 s: the course's 0.36 s of ones is 8 steps
+    assert tw.ones_after(tw.T_Y, 10_000) == 50 and tw.ones_after(Ty, 2000) == 8
+    assert any(e.positives for e in examples)
+    for e in examples:
+        again = tw.render_example(e.recipe(), backgrounds, positives, negatives, rate,
+                                  2 * rate, Ty)
+        np.testing.assert_array_equal(again.audio, e.audio)
+        np.testing.assert_array_equal(again.y, e.y)
+        assert again.positives == e.positives and e.y.sum() <= 8 * len(e.positives)

@@ -188,3 +188,42 @@ def transcribe(model: SpeechRecognizer, features: Sequence[np.ndarray], alphabet
                 ids = prefix_beam_search(lp, lengths, beam_width=beam_width)
             texts.extend(alphabet.decode(i) for i in ids)
     return texts
+
+
+def synthesize_utterances(n: int, rate: int = 16000, source: str = "espeak",
+                          rng: Any = None, progress: Any = None, low: int = 1,
+                          high: int = 4) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` spoken digit sequences ("three one four") by random speakers (eSpeak NG) or as
+    tone words, with their transcripts."""
+    from dlkit.audio import synth
+
+    rng = generator() if rng is None else rng
+    audio, texts = [], []
+    for _ in range(n):
+        text = synth.digit_text(rng, low, high)
+        audio.append(synth.say(text, rate, source, rng))
+        texts.append(text)
+        if progress is not None:
+            progress.update(1)
+    return audio, texts
+
+
+def fit_recognizer(model: SpeechRecognizer, features: Sequence[np.ndarray],
+                   texts: Sequence[str], alphabet: Alphabet,
+                   dev_features: Sequence[np.ndarray] = (), dev_texts: Sequence[str] = (),
+                   epochs: int = 30, batch_size: int = 16, lr: float = 3e-3,
+                   clip_norm: float | None = 5.0, callbacks: Sequence[Any] = (),
+                   verbose: int = 0) -> Any:
+    """Train with Adam on the CTC cost through ``dl.train.fit`` (a ``CTCStep``); returns the
+    History (``val_loss`` when there is a dev set)."""
+    from dlkit.optim import Adam
+    from dlkit.train.loop import fit
+
+    data = UtteranceBatches(features, [alphabet.encode(t) for t in texts], batch_size)
+    dev = None
+    if len(dev_features):
+        dev = UtteranceBatches(dev_features, [alphabet.encode(t) for t in dev_texts],
+                               batch_size, shuffle=False)
+    return fit(model, None, Adam(model.parameters(), lr=lr), data, epochs=epochs,
+               validation_data=dev, step=CTCStep(), metrics=(), clip_norm=clip_norm,
+               callbacks=callbacks, verbose=verbose)

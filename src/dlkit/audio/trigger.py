@@ -14,7 +14,7 @@ output probability is above a threshold, at most once per refractory period (the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,11 @@ def insert_ones(y: Any, segment_end_ms: int, background_ms: int = 10_000,
     return y
 
 
+def refractory_after(Ty: int, background_ms: float) -> int:
+    """The course's 75-step refractory period (of 1375 steps over 10 s) for another T_y."""
+    return max(1, int(round(REFRACTORY_STEPS * (Ty / T_Y) * (10_000 / background_ms))))
+
+
 def output_steps(n_frames: int, kernel: int = 15, stride: int = 4) -> int:
     """T_y of the course's model: the Conv1D (kernel 15, stride 4, valid) over T_x frames."""
     return (n_frames - kernel) // stride + 1
@@ -112,12 +117,61 @@ def output_steps(n_frames: int, kernel: int = 15, stride: int = 4) -> int:
 
 @dataclass
 class TriggerExample:
-    """One synthesized example: the audio, its labels (T_y,), and where the words went."""
+    """One synthesized example: the audio, its labels (T_y,), where the words went
+    (segments in ms) and which clips they were (indices into the clip lists)."""
 
     audio: np.ndarray
     y: np.ndarray
     positives: list[tuple[int, int]]
     negatives: list[tuple[int, int]]
+    positive_clips: list[int] = field(default_factory=list)
+    negative_clips: list[int] = field(default_factory=list)
+    background: int = 0
+    offset: int = 0
+
+    def recipe(self) -> dict[str, Any]:
+        """What it takes to render the example again from the same clips (a few numbers)."""
+        return {"background": self.background, "offset": self.offset,
+                "positives": [[c, s[0], s[1]] for c, s in zip(self.positive_clips,
+                                                              self.positives)],
+                "negatives": [[c, s[0], s[1]] for c, s in zip(self.negative_clips,
+                                                              self.negatives)]}
+
+
+def ones_after(Ty: int, background_ms: float) -> int:
+    """The course's 50 label steps of T_y = 1375 over 10 s, as steps of another T_y and
+    length (the same 0.36 s)."""
+    return max(1, int(round(ONES_AFTER * (Ty / T_Y) * (10_000 / background_ms))))
+
+
+def render_example(recipe: dict[str, Any], backgrounds: Sequence[Any],
+                   activates: Sequence[Any], negatives: Sequence[Any], rate: int,
+                   length: int, Ty: int, background_gain_db: float = -20.0,
+                   target_dbfs: float = -20.0) -> TriggerExample:
+    """An example from its ``recipe`` (``TriggerExample.recipe()``): the same audio and
+    labels ``create_training_example`` made."""
+    offset = int(recipe["offset"])
+    bg = np.asarray(backgrounds[int(recipe["background"])], np.float32)[offset:offset + length]
+    audio = apply_gain(bg, background_gain_db)
+    background_ms = duration_ms(audio, rate)
+    y = np.zeros(Ty, dtype=np.float32)
+    n_ones = ones_after(Ty, background_ms)
+    for clips, key in ((activates, "positives"), (negatives, "negatives")):
+        for c, start, end in recipe[key]:
+            clip = np.asarray(clips[int(c)], np.float32)
+            first = int(int(start) * rate / 1000)
+            stop = min(len(audio), first + len(clip))
+            audio = audio.copy()
+            audio[first:stop] += clip[:stop - first]
+            if key == "positives":
+                insert_ones(y, int(end), background_ms, n_ones)
+    audio = match_target_amplitude(audio, target_dbfs)
+    return TriggerExample(audio.astype(np.float32), y,
+                          [(int(s), int(e)) for _, s, e in recipe["positives"]],
+                          [(int(s), int(e)) for _, s, e in recipe["negatives"]],
+                          [int(c) for c, _, _ in recipe["positives"]],
+                          [int(c) for c, _, _ in recipe["negatives"]],
+                          int(recipe["background"]), offset)
 
 
 def create_training_example(background: Any, activates: Sequence[Any],
@@ -132,21 +186,25 @@ def create_training_example(background: Any, activates: Sequence[Any],
     audio = apply_gain(np.asarray(background, dtype=np.float32), background_gain_db)
     background_ms = duration_ms(audio, rate)
     y = np.zeros(Ty, dtype=np.float32)
+    n_ones = ones_after(Ty, background_ms)
     previous: list[tuple[int, int]] = []
-    placed_pos, placed_neg = [], []
+    placed_pos, placed_neg, pos_clips, neg_clips = [], [], [], []
     for _ in range(_randint(rng, 0, max_positives + 1) if activates else 0):
-        clip = activates[_randint(rng, 0, len(activates))]
-        audio, segment = insert_audio_clip(audio, clip, previous, rate, rng)
+        c = _randint(rng, 0, len(activates))
+        audio, segment = insert_audio_clip(audio, activates[c], previous, rate, rng)
         if segment[0] < background_ms:
-            insert_ones(y, segment[1], background_ms)
+            insert_ones(y, segment[1], background_ms, n_ones)
             placed_pos.append(segment)
+            pos_clips.append(c)
     for _ in range(_randint(rng, 0, max_negatives + 1) if negatives else 0):
-        clip = negatives[_randint(rng, 0, len(negatives))]
-        audio, segment = insert_audio_clip(audio, clip, previous, rate, rng)
+        c = _randint(rng, 0, len(negatives))
+        audio, segment = insert_audio_clip(audio, negatives[c], previous, rate, rng)
         if segment[0] < background_ms:
             placed_neg.append(segment)
+            neg_clips.append(c)
     audio = match_target_amplitude(audio, target_dbfs)
-    return TriggerExample(audio.astype(np.float32), y, placed_pos, placed_neg)
+    return TriggerExample(audio.astype(np.float32), y, placed_pos, placed_neg, pos_clips,
+                          neg_clips)
 
 
 def synthesize_examples(n: int, backgrounds: Sequence[Any], activates: Sequence[Any],
@@ -160,14 +218,18 @@ def synthesize_examples(n: int, backgrounds: Sequence[Any], activates: Sequence[
     length = int(round(seconds * rate)) if seconds else min(len(b) for b in backgrounds)
     Ty = output_steps(n_spectrogram_frames(length))
     examples = []
+    if min(len(b) for b in backgrounds) < length:
+        raise ValueError(f"synthesize_examples: a background of "
+                         f"{min(len(b) for b in backgrounds) / rate:.2f} s is shorter than the "
+                         f"{length / rate:.2f} s examples")
     for _ in range(n):
-        bg = np.asarray(backgrounds[_randint(rng, 0, len(backgrounds))], dtype=np.float32)
-        if len(bg) < length:
-            raise ValueError(f"synthesize_examples: a background of {len(bg) / rate:.2f} s is "
-                             f"shorter than the {length / rate:.2f} s examples")
+        index = _randint(rng, 0, len(backgrounds))
+        bg = np.asarray(backgrounds[index], dtype=np.float32)
         offset = _randint(rng, 0, len(bg) - length + 1)
-        examples.append(create_training_example(bg[offset:offset + length], activates,
-                                                negatives, rate, Ty, rng))
+        example = create_training_example(bg[offset:offset + length], activates, negatives,
+                                          rate, Ty, rng)
+        example.background, example.offset = index, offset
+        examples.append(example)
         if progress is not None:
             progress.update(1)
     return examples

@@ -20,7 +20,16 @@ def cli() -> None:
 
 
 # commands register on the group when imported
-from dlkit.cli import charlm, diagnose, evaluate, runs, train, tune  # noqa: E402,F401
+from dlkit.cli import (  # noqa: E402,F401
+    charlm,
+    diagnose,
+    evaluate,
+    runs,
+    speech,
+    train,
+    trigger,
+    tune,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
