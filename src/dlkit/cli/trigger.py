@@ -140,7 +140,9 @@ def train(data: str | None, epochs: int, batch_size: int, lr: float, dropout: fl
     if len(dev_idx):
         metrics["dev"] = td.evaluate_detection(model, dataset, dev_idx, standardize, threshold)
         metrics["val_loss"] = history.history["val_loss"][-1]
-        e = dataset.example(int(dev_idx[0]))
+        shown = next((int(i) for i in dev_idx if dataset.recipes[int(i)]["positives"]),
+                     int(dev_idx[0]))  # a dev example with a trigger word, if any
+        e = dataset.example(shown)
         x = standardize(td.trigger_features(e.audio)[None])
         p = td.probabilities(model, x)[0]
         found = tw.detect_triggers(p, threshold, tw.refractory_after(dataset.Ty,

@@ -35,28 +35,6 @@ from dlkit.tensor import Function, Tensor, as_tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _logsumexp3(xp: Any, a: Any, b: Any, c: Any) -> Any:
-    """log(e^a + e^b + e^c) elementwise, -inf where all three are -inf."""
-    m = xp.maximum(xp.maximum(a, b), c)
-    safe = xp.where(xp.isfinite(m), m, 0)
-    with np.errstate(divide="ignore"):
-        return safe + xp.log(xp.exp(a - safe) + xp.exp(b - safe) + xp.exp(c - safe))
-
-
-def _shift(xp: Any, x: Any, k: int) -> Any:
-    """x shifted right by k along the last axis, -inf filled: out[..., s] = x[..., s - k]."""
-    out = xp.full_like(x, -np.inf)
-    out[..., k:] = x[..., :-k]
-    return out
-
-
-def _unshift(xp: Any, x: Any, k: int) -> Any:
-    """x shifted left by k: out[..., s] = x[..., s + k], -inf filled."""
-    out = xp.full_like(x, -np.inf)
-    out[..., :-k] = x[..., k:]
-    return out
-
-
 class CTCLoss(Function):
     """Batched CTC by forward-backward in log space; backward gives minus the posteriors.
 
@@ -73,23 +51,28 @@ class CTCLoss(Function):
         xp = array_module(log_probs)
         m, T, _ = log_probs.shape
         S = self.ext.shape[1]
-        neg_inf = log_probs.dtype.type(-np.inf)
+        dtype = log_probs.dtype
+        neg_inf = dtype.type(-np.inf)
         # lp_ext[t, b, s] = log y_t^b(l'_s): every step's emissions of the extended labels
-        idx = xp.broadcast_to(self.ext[:, None, :], (m, T, S))
-        lp_ext = xp.ascontiguousarray(
-            xp.take_along_axis(log_probs, idx, axis=2).transpose(1, 0, 2))
+        lp_ext = log_probs.transpose(1, 0, 2)[:, xp.arange(m)[:, None], self.ext]
         lp_ext = xp.where(self.valid[None], lp_ext, neg_inf)
         self.lp_ext = lp_ext
-        alive = xp.arange(T)[:, None] < self.input_lengths[None, :]  # (T, m)
-        log_alpha = xp.full((T, m, S), neg_inf, dtype=log_probs.dtype)
-        first = xp.full((m, S), neg_inf, dtype=log_probs.dtype)
-        first[:, :2] = lp_ext[0, :, :2]
-        log_alpha[0] = xp.where(alive[0][:, None], first, neg_inf)
-        no_skip = xp.full((m, S), neg_inf, dtype=log_probs.dtype)
-        for t in range(1, T):
-            prev = log_alpha[t - 1]
-            two_back = xp.where(self.skip, _shift(xp, prev, 2), no_skip)
-            log_alpha[t] = _logsumexp3(xp, prev, _shift(xp, prev, 1), two_back) + lp_ext[t]
+        # 0 where the skip s-2 -> s is allowed, -inf where not
+        self.skip_pen = xp.where(self.skip, dtype.type(0), neg_inf)
+        log_alpha = xp.full((T, m, S), neg_inf, dtype=dtype)
+        alive0 = (self.input_lengths > 0)[:, None]
+        log_alpha[0, :, :2] = xp.where(alive0, lp_ext[0, :, :2], neg_inf)
+        one_back = xp.full((m, S), neg_inf, dtype=dtype)
+        two_back = xp.full((m, S), neg_inf, dtype=dtype)
+        with np.errstate(invalid="ignore"):
+            for t in range(1, T):
+                prev = log_alpha[t - 1]
+                one_back[:, 1:] = prev[:, :-1]
+                two_back[:, 2:] = prev[:, :-2]
+                two_back += self.skip_pen
+                cur = xp.logaddexp(prev, one_back, out=log_alpha[t])
+                xp.logaddexp(cur, two_back, out=cur)
+                cur += lp_ext[t]
         self.log_alpha = log_alpha
         # log p(l | x) at each example's own last step: alpha(2S) + alpha(2S - 1)
         rows = xp.arange(m)
@@ -126,20 +109,28 @@ class CTCLoss(Function):
         start = (s_index == end[:, None]) | ((s_index == end[:, None] - 1)
                                              & (self.target_lengths[:, None] > 0))
         start = xp.where(start, dtype.type(0), neg_inf)
-        skip_from = _unshift(xp, xp.where(self.skip, 0, neg_inf).astype(dtype), 2)
-        log_beta = xp.empty_like(log_alpha)
+        skip_from = xp.full((m, S), neg_inf, dtype=dtype)  # may s -> s + 2 be skipped to
+        skip_from[:, :-2] = self.skip_pen[:, 2:]
+        log_beta = xp.full_like(log_alpha, neg_inf)
         beta = xp.full((m, S), neg_inf, dtype=dtype)
-        last_t = self.input_lengths - 1
-        for t in range(T - 1, -1, -1):
-            if t < T - 1:
-                nxt = beta + lp_ext[t + 1]
-                stepped = _logsumexp3(xp, nxt, _unshift(xp, nxt, 1),
-                                      _unshift(xp, nxt, 2) + skip_from)
-            else:
-                stepped = beta
-            beta = xp.where((last_t == t)[:, None], start,
-                            xp.where((last_t > t)[:, None], stepped, neg_inf))
-            log_beta[t] = beta
+        one_ahead = xp.full((m, S), neg_inf, dtype=dtype)
+        two_ahead = xp.full((m, S), neg_inf, dtype=dtype)
+        last_t = to_numpy(self.input_lengths) - 1
+        starts_at = {int(t): xp.asarray(np.flatnonzero(last_t == t)) for t in set(last_t)
+                     if t >= 0}
+        with np.errstate(invalid="ignore"):
+            for t in range(T - 1, -1, -1):
+                if t < T - 1:  # beta_t(s) = logsumexp over s, s+1, s+2 of beta_{t+1} + lp
+                    nxt = beta + lp_ext[t + 1]
+                    one_ahead[:, :-1] = nxt[:, 1:]
+                    two_ahead[:, :-2] = nxt[:, 2:]
+                    two_ahead += skip_from
+                    xp.logaddexp(nxt, one_ahead, out=beta)
+                    xp.logaddexp(beta, two_ahead, out=beta)
+                rows = starts_at.get(t)
+                if rows is not None:  # examples whose last step is t start here
+                    beta[rows] = start[rows]
+                log_beta[t] = beta
         # posterior of (t, s), summed over the s that carry the same class
         finite = ~self.infinite
         safe_loglik = xp.where(finite, self.loglik, 0)
@@ -148,7 +139,7 @@ class CTCLoss(Function):
         post = xp.where(finite[None, :, None], post, 0)
         C = self.inputs[0].shape[2]
         onehot = (self.ext[:, :, None] == xp.arange(C)[None, None, :]).astype(dtype)
-        gamma = xp.einsum("tbs,bsc->btc", post, onehot)  # (m, T, C)
+        gamma = xp.matmul(post.transpose(1, 0, 2), onehot)  # (m, T, C)
         if self.reduction == "mean":
             weight = gy / (self.divisor * dtype.type(m))
         elif self.reduction == "sum":
