@@ -1,6 +1,6 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
-from dlkit import data, io, models, nn, ops, optim, plot, text, train
+from dlkit import audio, data, io, models, nn, ops, optim, plot, text, train
 from dlkit.backend import (
     get_default_dtype,
     get_rng_state,
@@ -36,7 +36,7 @@ from dlkit.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTypeError", "Function", "ShapeError", "Tensor", "arange", "as_tensor", "data",
+    "DTypeError", "Function", "ShapeError", "Tensor", "arange", "as_tensor", "audio", "data",
     "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
     "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
     "manual_seed", "models", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "plot",
