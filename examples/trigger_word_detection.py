@@ -123,8 +123,9 @@ def main() -> None:
         start = time.perf_counter()
         description = td.synthesize_dataset(Path(tmp) / "data", a.n, a.rate, a.seconds, source,
                                             clips if use_course else None)
-        print(f"  {a.n} examples of {a.seconds:g} s at {a.rate} Hz from "
-              f"{description['source']} clips, T_y = {description['Ty']} "
+        origin = "the course's" if use_course else description["source"]
+        print(f"  {a.n} examples of {a.seconds:g} s at {a.rate} Hz from {origin} clips, "
+              f"T_y = {description['Ty']} "
               f"({time.perf_counter() - start:.1f} s)")
         dataset = td.TriggerDataset(Path(tmp) / "data")
         train, dev = td.split_indices(len(dataset), 0.1)
