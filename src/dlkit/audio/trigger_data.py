@@ -25,7 +25,7 @@ from dlkit.audio import synth
 from dlkit.audio import trigger as tw
 from dlkit.audio.datasets import load_clip_folder, save_clip_folder
 from dlkit.audio.features import spectrogram
-from dlkit.audio.signal import resample
+from dlkit.audio.signal import match_target_amplitude, resample
 from dlkit.audio.wav import write_wav
 from dlkit.backend import generator
 from dlkit.tensor import no_grad
@@ -175,13 +175,16 @@ def evaluate_detection(model: Any, dataset: TriggerDataset, indices: Sequence[in
 
 def detect_in_recording(model: Any, audio: Any, rate: int, model_rate: int,
                         standardize: Standardize, threshold: float = 0.5,
-                        window_seconds: float | None = None) -> dict[str, Any]:
-    """Run the model over a recording of any length (resampled to the model's rate):
+                        level_dbfs: float | None = -20.0) -> dict[str, Any]:
+    """Run the model over a recording of any length (resampled to the model's rate and, as
+    the synthesized training examples, brought to ``level_dbfs``; None leaves the level):
     probabilities per output step, the detected steps (with the course's refractory period
     scaled to the step rate) and their times in seconds."""
     x = np.asarray(audio, np.float32)
     if rate != model_rate:
         x = resample(x, rate, model_rate)
+    if level_dbfs is not None:  # as every training example (the course's -20 dBFS)
+        x = match_target_amplitude(x, level_dbfs)
     n_frames = tw.n_spectrogram_frames(len(x))
     if n_frames < 15:
         raise ValueError(f"detect: the recording is too short ({len(x) / model_rate:.3f} s); "
