@@ -165,3 +165,22 @@ def test_render_example_from_its_recipe_equals_the_example():
         np.testing.assert_array_equal(again.audio, e.audio)
         np.testing.assert_array_equal(again.y, e.y)
         assert again.positives == e.positives and e.y.sum() <= 8 * len(e.positives)
+
+
+def test_detect_in_recording_resamples_and_normalizes_the_level():
+    from dlkit.audio import trigger_data as td
+
+    dl.manual_seed(0)
+    model = trigger_word_model(filters=4, units=4, dropout=0.0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(16000 * 3).astype(np.float32) * 0.1
+    norm = td.Standardize(np.zeros(101), np.ones(101))
+    loud = td.detect_in_recording(model, x, 16000, 8000, norm, 0.5)
+    quiet = td.detect_in_recording(model, x * 0.01, 16000, 8000, norm, 0.5)
+    assert loud["rate"] == 8000 and len(loud["audio"]) == 3 * 8000
+    assert len(loud["probabilities"]) == tw.output_steps(tw.n_spectrogram_frames(24000))
+    np.testing.assert_allclose(loud["probabilities"], quiet["probabilities"], atol=1e-5)
+    raw = td.detect_in_recording(model, x * 0.01, 16000, 8000, norm, 0.5, level_dbfs=None)
+    assert np.abs(raw["probabilities"] - loud["probabilities"]).max() > 1e-4
+    with pytest.raises(ValueError, match="too short"):
+        td.detect_in_recording(model, x[:500], 16000, 8000, norm)
