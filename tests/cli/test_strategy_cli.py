@@ -12,8 +12,8 @@ import pytest
 
 import dlkit as dl
 from dlkit.cli import main
-from dlkit.train.diagnose import diagnose_run
-from dlkit.train.experiment import ExperimentLogger, list_runs, read_run
+from dlkit.strategy.diagnose import diagnose_run
+from dlkit.strategy.experiment import ExperimentLogger, list_runs, read_run
 
 
 def cli(capsys, *args):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import dlkit as dl
-from dlkit.train.diagnose import (
+from dlkit.strategy.diagnose import (
     RECIPES,
     diagnose_errors,
     diagnose_run,

@@ -22,8 +22,8 @@ import click
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
+from dlkit.strategy import run_folder as rf
 from dlkit.text import CELLS, CharLM, CharVocab, SampleText, fit_lines, fit_stream
 from dlkit.text.corpus import BUNDLED, bundled_text, read_text, split_lines
 

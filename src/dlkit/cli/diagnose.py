@@ -11,8 +11,8 @@ import click
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
+from dlkit.strategy import run_folder as rf
 
 CMD = "diagnose"
 
@@ -50,7 +50,7 @@ def _learning_curve(run: str, path: str, sizes: list[float | int], epochs: int |
                     human: float | None) -> None:
     from dlkit.cli.datasets import prepare
     from dlkit.cli.train import IMAGE_MODELS, OPTIMIZERS, build_model, hidden_layers
-    from dlkit.train.diagnose import learning_curve, plot_learning_curve
+    from dlkit.strategy.diagnose import learning_curve, plot_learning_curve
 
     folder = rf.run_folder(run, CMD)
     config = rf.read_json(folder, rf.CONFIG, CMD)
@@ -112,8 +112,8 @@ def diagnose(run: str | None, human: str | None, train_error: str | None,
     """Avoidable bias, variance, data mismatch, overfitting to dev: the largest gap and what
     to try. From a run folder (dlkit diagnose RUN --human 0.01) or from errors
     (dlkit diagnose --human 1% --train 8% --train-dev 10% --dev 20%)."""
-    from dlkit.train.diagnose import diagnose_errors, diagnose_run
-    from dlkit.train.metrics import get_metric
+    from dlkit.metrics import get_metric
+    from dlkit.strategy.diagnose import diagnose_errors, diagnose_run
 
     given = {"--train": train_error, "--train-dev": train_dev_error, "--dev": dev_error,
              "--test": test_error}

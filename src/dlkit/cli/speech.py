@@ -34,8 +34,8 @@ from dlkit.audio.speech import (
 )
 from dlkit.audio.wav import WavError
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
+from dlkit.strategy import run_folder as rf
 
 SAMPLES = "samples.txt"
 N_MELS = 40

@@ -11,11 +11,11 @@ import numpy as np
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.datasets import Prepared, prepare
 from dlkit.cli.errors import UserError
 from dlkit.data import DATASETS
 from dlkit.models import ACTIVATIONS, mlp
+from dlkit.strategy import run_folder as rf
 
 CMD = "train"
 OPTIMIZERS = {"sgd": dl.optim.SGD, "momentum": dl.optim.Momentum, "rmsprop": dl.optim.RMSprop,

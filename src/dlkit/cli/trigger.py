@@ -29,9 +29,9 @@ from dlkit.audio.datasets import load_wav
 from dlkit.audio.plot import plot_detection
 from dlkit.audio.wav import WavError, write_wav
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
 from dlkit.models.trigger import trigger_word_model
+from dlkit.strategy import run_folder as rf
 
 CMD = "trigger"
 PICTURE = "detection.png"

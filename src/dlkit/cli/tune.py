@@ -133,8 +133,7 @@ class Plan:
     """A parsed config: fixed options, the search settings, the space, the objective."""
 
     def __init__(self, config: dict[str, Any], config_path: str, overrides: dict[str, Any]):
-        from dlkit.train.metrics import get_metric
-        from dlkit.train.selection import lower_is_better
+        from dlkit.metrics import get_metric, lower_is_better
         from dlkit.tune import PRUNERS, SAMPLERS, SearchSpace
 
         self.config_path = config_path
@@ -255,7 +254,7 @@ class Plan:
             hidden_layers,
             make_schedule,
         )
-        from dlkit.train.experiment import ExperimentLogger
+        from dlkit.strategy.experiment import ExperimentLogger
         from dlkit.tune import PruningCallback
 
         def run(params: dict[str, Any], trial: Any) -> float:
@@ -439,7 +438,7 @@ def _report(study: Any, plan: Plan, folder: Path, stem: str) -> None:
     click.echo(f"{stem}: trial {best.number}  {plan.search['metric']} {shown}  " +
                "  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in params.items()))
-    from dlkit.cli.run_folder import write_json
+    from dlkit.strategy.run_folder import write_json
 
     write_json(folder / f"{stem}.json", {"study": study.study_name, "trial": best.number,
                                          "metric": plan.search["metric"], "value": value,

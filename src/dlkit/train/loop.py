@@ -11,15 +11,15 @@ import numpy as np
 
 from dlkit.backend import to_numpy
 from dlkit.data.loader import DataLoader
+from dlkit.metrics import get_metric
+from dlkit.nn.losses import LossSpec
 from dlkit.nn.module import Module
+from dlkit.nn.regularization import l2_penalty
 from dlkit.optim.clip import clip_grad_norm, clip_grad_value
 from dlkit.optim.optimizer import Optimizer
 from dlkit.tensor import Tensor, no_grad
 from dlkit.train.callbacks import Callback, CallbackList
 from dlkit.train.history import History
-from dlkit.train.losses import LossSpec
-from dlkit.train.metrics import get_metric
-from dlkit.train.regularization import l2_penalty
 from dlkit.train.step import ModelStep, Step, as_output, resolve_step
 from dlkit.train.trainer import Trainer
 
