@@ -42,7 +42,7 @@ import dlkit as dl
 from dlkit.audio import read_wav, synth, write_wav
 from dlkit.audio import trigger as tw
 from dlkit.audio import trigger_data as td
-from dlkit.audio.datasets import load_wav
+from dlkit.audio.datasets import load_wav, save_clip_folder
 from dlkit.audio.plot import plot_detection
 from dlkit.models.trigger import trigger_word_model
 
@@ -104,6 +104,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--n", type=int, default=600)
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--add-speech", action="store_true",
+                   help="with the course's clips, add eSpeak NG positives and negatives")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "output")
@@ -120,6 +122,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clips = Path(tmp) / "clips"
         use_course = course is not None and course_clips(course, clips)
+        if use_course and a.add_speech and synth.espeak_available():
+            # the course's 10 "activate" clips are few: add eSpeak NG speakers to them
+            extra = synth.clip_bank(40, 60, 0, a.rate, source="espeak")
+            save_clip_folder(clips, {"positives": extra["positives"],
+                                     "negatives": extra["negatives"]}, a.rate)
         start = time.perf_counter()
         description = td.synthesize_dataset(Path(tmp) / "data", a.n, a.rate, a.seconds, source,
                                             clips if use_course else None)

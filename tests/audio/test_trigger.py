@@ -184,3 +184,18 @@ def test_detect_in_recording_resamples_and_normalizes_the_level():
     assert np.abs(raw["probabilities"] - loud["probabilities"]).max() > 1e-4
     with pytest.raises(ValueError, match="too short"):
         td.detect_in_recording(model, x[:500], 16000, 8000, norm)
+
+
+def test_synthesize_dataset_keeps_recipes_and_renders_them_back(tmp_path):
+    from dlkit.audio import trigger_data as td
+
+    dl.manual_seed(2)
+    d = td.synthesize_dataset(tmp_path, n=205, rate=4000, seconds=1.0, source="tones",
+                              n_positive=2, n_negative=2, n_background=1, previews=2)
+    assert len(d["examples"]) == 205 and len(list((tmp_path / "preview").glob("*.wav"))) == 2
+    data = td.TriggerDataset(tmp_path)
+    assert len(data) == 205 and data.rate == 4000 and data.Ty == d["Ty"]
+    first, _ = dl.audio.read_wav(tmp_path / "preview" / "example_000.wav")
+    np.testing.assert_allclose(data.example(0).audio, first, atol=1e-4)
+    X, Y = next(iter(td.TriggerBatches(data, [0, 1, 2], td.Standardize(0.0, 1.0), 2, False)))
+    assert X.shape == (2, tw.n_spectrogram_frames(4000), 101) and Y.shape == (2, d["Ty"], 1)

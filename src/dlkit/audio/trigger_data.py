@@ -56,16 +56,21 @@ def synthesize_dataset(out: str | Path, n: int = 4000, rate: int = 16000,
         clips = synth.clip_bank(n_positive, n_negative, n_background, rate,
                                 max(seconds, 10.0), source, progress=progress)
     length = int(round(seconds * rate))
-    examples = tw.synthesize_examples(n, clips["backgrounds"], clips["positives"],
-                                      clips["negatives"], rate, seconds, progress=progress)
+    recipes, shown = [], []
+    for start in range(0, n, 100):  # in chunks: only the recipes are kept, not the audio
+        chunk = tw.synthesize_examples(min(100, n - start), clips["backgrounds"],
+                                       clips["positives"], clips["negatives"], rate, seconds,
+                                       progress=progress)
+        recipes += [e.recipe() for e in chunk]
+        shown += chunk[:max(0, previews - len(shown))]
     save_clip_folder(out / "clips", clips, rate)
     Ty = tw.output_steps(tw.n_spectrogram_frames(length))
     description = {"rate": rate, "seconds": seconds, "length": length, "Ty": Ty,
                    "source": source, "n": n, "trigger": synth.TRIGGER_WORD,
-                   "examples": [e.recipe() for e in examples]}
+                   "examples": recipes}
     (out / DATASET).write_text(json.dumps(description) + "\n")
     (out / "preview").mkdir(exist_ok=True)
-    for i, e in enumerate(examples[:previews]):
+    for i, e in enumerate(shown):
         write_wav(out / "preview" / f"example_{i:03d}.wav", e.audio, rate)
     return description
 
