@@ -184,17 +184,19 @@ def detect_in_recording(model: Any, audio: Any, rate: int, model_rate: int,
     """Run the model over a recording of any length (resampled to the model's rate and, as
     the synthesized training examples, brought to ``level_dbfs``; None leaves the level):
     probabilities per output step, the detected steps (with the course's refractory period
-    scaled to the step rate) and their times in seconds."""
+    scaled to the step rate) and their times in seconds; ``audio`` is the recording at the
+    model's rate and its own level."""
     x = np.asarray(audio, np.float32)
     if rate != model_rate:
         x = resample(x, rate, model_rate)
+    model_input = x
     if level_dbfs is not None:  # as every training example (the course's -20 dBFS)
-        x = match_target_amplitude(x, level_dbfs)
+        model_input = match_target_amplitude(x, level_dbfs)
     n_frames = tw.n_spectrogram_frames(len(x))
     if n_frames < 15:
         raise ValueError(f"detect: the recording is too short ({len(x) / model_rate:.3f} s); "
                          f"it needs at least {(14 * 80 + 200) / model_rate:.3f} s")
-    probs = probabilities(model, standardize(trigger_features(x))[None])[0]
+    probs = probabilities(model, standardize(trigger_features(model_input))[None])[0]
     Ty = len(probs)
     step_seconds = len(x) / model_rate / Ty
     refractory = max(1, int(round(tw.REFRACTORY_STEPS * (10.0 / tw.T_Y) / step_seconds)))
