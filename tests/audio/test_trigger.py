@@ -128,23 +128,35 @@ def test_course_model_shapes_and_parameter_count():
 
 
 def test_small_trigger_model_learns_tone_triggers():
-    """A small version of the course's model learns to mark tone "activate"s."""
+    """A small version of the course's model learns to mark tone "activate"s: event-level
+    F1 >= 0.8 on held-out synthesized examples (the issue's goal, at small scale)."""
     rate, seconds = 8000, 2.0
     dl.manual_seed(0)
     rng = np.random.default_rng(0)
     positives = [tone_word("activate", rate, rng) for _ in range(6)]
     negatives = [tone_word(w, rate, rng) for w in ("banana", "kitchen", "music") * 2]
     backgrounds = [rng.standard_normal(int(seconds * rate)).astype(np.float32)]
-    examples = tw.synthesize_examples(96, backgrounds, positives, negatives, rate, rng=rng)
+    examples = tw.synthesize_examples(128, backgrounds, positives, negatives, rate, rng=rng)
     X, Y = tw.examples_to_arrays(examples)
     X = np.log(X + 1e-10).astype(np.float32)
     X = (X - X.mean()) / X.std()
     model = trigger_word_model(n_freq=X.shape[2], filters=16, units=16, dropout=0.1)
     opt = dl.optim.Adam(model.parameters(), lr=0.01)
-    history = dl.train.fit(model, "bce_logits", opt, X, Y, epochs=12, batch_size=16,
-                           metrics=())
+    history = dl.train.fit(model, "bce_logits", opt, X[:96], Y[:96], epochs=12,
+                           batch_size=16, metrics=())
     losses = history.history["loss"]
-    assert losses[-1] < 0.6 * losses[0]
+    assert losses[-1] < 0.2 * losses[0]
+    model.eval()
+    with dl.no_grad():
+        P = 1 / (1 + np.exp(-dl.train.predict(model, X[96:])[..., 0]))
+    Ty = Y.shape[1]
+    tp = fp = fn = 0
+    for e, p in zip(examples[96:], P):
+        found = tw.detect_triggers(p, 0.5, tw.refractory_after(Ty, 2000))
+        s = tw.detection_scores(found, [end for _, end in e.positives], 2000, Ty,
+                                tw.ones_after(Ty, 2000))
+        tp, fp, fn = tp + s["tp"], fp + s["fp"], fn + s["fn"]
+    assert tp + fn >= 20 and 2 * tp / (2 * tp + fp + fn) >= 0.8
 
 
 def test_render_example_from_its_recipe_equals_the_example():
