@@ -93,3 +93,8 @@ def test_errors_are_one_line(run, tmp_path, capsys):
     assert main(["trigger", "synthesize", "--out", str(tmp_path / "d"), "--n", "2",
                  "--clips", str(tmp_path / "none"), "--no-progress"]) == 2
     assert "not a folder" in one_line_error(capsys, "trigger synthesize")
+
+
+def test_dlkit_evaluate_names_the_run_kind(run, capsys):
+    assert main(["evaluate", str(run / "run")]) == 2
+    assert "'trigger' run" in one_line_error(capsys, "evaluate")

@@ -53,6 +53,10 @@ def evaluate(run: str, data: str | None) -> None:
 
         evaluate_charlm(folder, config, model, data)
         return
+    if "loss" not in config:  # runs of dlkit trigger / dlkit speech, say
+        task = config.get("task", "?")
+        raise UserError(f"{run!r} is a {task!r} run, which dlkit evaluate does not read; its "
+                        f"metrics.json holds its dev scores (dlkit {task} --help)", command)
     loss = config["loss"]
     metrics = ("accuracy", "precision", "recall", "f1") if config["task"] == "binary" \
         else ("accuracy", "f1")
