@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import dlkit as dl
 from dlkit.audio import synth, write_wav
 from dlkit.audio.datasets import write_manifest
 from dlkit.cli import main
@@ -20,11 +21,15 @@ def one_line_error(capsys, command: str) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    # the commands seed dlkit's generator: leave it as found for the tests that follow
+    state, dtype = dl.get_rng_state(), dl.get_default_dtype()
     folder = tmp_path_factory.mktemp("speech") / "run"
     assert main(["speech", "train", "--n", "24", "--source", "tones", "--rate", "8000",
                  "--epochs", "1", "--filters", "8", "--units", "8", "--layers", "1",
                  "--dev-size", "0.25", "--out", str(folder), "--no-progress"]) == 0
-    return folder
+    yield folder
+    dl.set_rng_state(state)
+    dl.set_default_dtype(dtype)
 
 
 def test_train_writes_a_run_folder(run):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import dlkit as dl
 from dlkit.audio import read_wav, synth, write_wav
 from dlkit.cli import main
 
@@ -23,13 +24,17 @@ def one_line_error(capsys, command: str) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    # the commands seed dlkit's generator: leave it as found for the tests that follow
+    state, dtype = dl.get_rng_state(), dl.get_default_dtype()
     root = tmp_path_factory.mktemp("trigger")
     assert main(["trigger", "synthesize", "--out", str(root / "data"), "--n", "16",
                  *SMALL]) == 0
     assert main(["trigger", "train", "--data", str(root / "data"), "--epochs", "1",
                  "--filters", "8", "--units", "8", "--batch-size", "8", "--dev-size", "0.25",
                  "--out", str(root / "run"), "--no-progress"]) == 0
-    return root
+    yield root
+    dl.set_rng_state(state)
+    dl.set_default_dtype(dtype)
 
 
 def test_synthesize_writes_clips_recipes_and_previews(run):
