@@ -78,7 +78,7 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(10, 4))
     labels = ["_"] + list(alphabet.chars)
     ax.imshow(probs.T, aspect="auto", origin="lower", cmap="viridis")
-    ax.set_yticks(range(len(labels)), [repr(c)[1:-1] or "' '" for c in labels], fontsize=6)
+    ax.set_yticks(range(len(labels)), ["space" if c == " " else c for c in labels], fontsize=6)
     ax.set_xlabel("output step")
     ax.set_title(f"per-step probabilities for {texts[0]!r} (row '_' is the blank)")
     fig.tight_layout()

@@ -73,7 +73,7 @@ def _data(manifest: str | None, n: int, rate: int, source: str, progress: bool,
 @click.option("--rate", default=16000, show_default=True, help="sample rate (Hz)")
 @click.option("--alphabet", default=DEFAULT_CHARS, show_default=True,
               help="the characters (the blank is added)")
-@click.option("--epochs", default=30, show_default=True)
+@click.option("--epochs", default=15, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True)
 @click.option("--filters", default=128, show_default=True)
