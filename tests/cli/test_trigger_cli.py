@@ -100,6 +100,6 @@ def test_errors_are_one_line(run, tmp_path, capsys):
     assert "not a folder" in one_line_error(capsys, "trigger synthesize")
 
 
-def test_dlkit_evaluate_names_the_run_kind(run, capsys):
+def test_dlkit_evaluate_on_a_trigger_run_is_one_line(run, capsys):
     assert main(["evaluate", str(run / "run")]) == 2
-    assert "'trigger' run" in one_line_error(capsys, "evaluate")
+    one_line_error(capsys, "evaluate")

@@ -7,6 +7,7 @@ from dlkit.models.inception import InceptionModule, InceptionSmall
 from dlkit.models.lenet import LeNet5
 from dlkit.models.mlp import ACTIVATIONS, mlp
 from dlkit.models.mobilenet import DepthwiseSeparable, MobileNet
+from dlkit.models.neural_lm import NeuralLM, context_windows
 from dlkit.models.resnet import (
     BasicBlock,
     ConvolutionalBlock,
@@ -21,3 +22,4 @@ __all__ = [
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
     "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
 ]
+__all__ += ["NeuralLM", "context_windows"]
