@@ -1,6 +1,20 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
-from dlkit import data, io, metrics, models, nn, ops, optim, plot, strategy, text, train, vision
+from dlkit import (
+    audio,
+    data,
+    io,
+    metrics,
+    models,
+    nn,
+    ops,
+    optim,
+    plot,
+    strategy,
+    text,
+    train,
+    vision,
+)
 from dlkit.backend import (
     get_default_dtype,
     get_rng_state,
@@ -36,7 +50,8 @@ from dlkit.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTypeError", "Function", "ShapeError", "Tensor", "UserError", "arange", "as_tensor", "data",
+    "DTypeError", "Function", "ShapeError", "Tensor", "UserError", "arange", "as_tensor",
+    "audio", "data",
     "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
     "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
     "manual_seed", "metrics", "models", "nn", "no_grad", "strategy", "ones", "ones_like",
