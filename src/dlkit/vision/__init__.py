@@ -1,0 +1,19 @@
+"""Computer vision applications of course 4 weeks 3-4: boxes, IoU and non-max suppression,
+localization and landmarks, sliding windows, YOLO, mAP, segmentation with U-Net."""
+
+from dlkit.vision.boxes import (
+    batched_nms,
+    box_area,
+    box_iou,
+    centers_to_corners,
+    check_boxes,
+    clip_boxes,
+    corners_to_centers,
+    nms,
+    scale_boxes,
+)
+
+__all__ = [
+    "batched_nms", "box_area", "box_iou", "centers_to_corners", "check_boxes", "clip_boxes",
+    "corners_to_centers", "nms", "scale_boxes",
+]
