@@ -2,6 +2,7 @@
 
 from dlkit.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from dlkit.ops.conv import conv1d, conv2d, conv3d, depthwise_conv2d, zero_pad
+from dlkit.ops.conv_transpose import conv_transpose2d
 from dlkit.ops.dropout import dropout
 from dlkit.ops.elementwise import (
     abs,
@@ -64,5 +65,5 @@ __all__ = [
     "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
     "conv1d", "conv2d", "conv3d", "depthwise_conv2d", "zero_pad", "avg_pool1d", "avg_pool2d",
     "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d", "gru", "lstm",
-    "rnn", "multilabel_bce_with_logits",
+    "rnn", "multilabel_bce_with_logits", "conv_transpose2d",
 ]
