@@ -14,10 +14,11 @@ from dlkit.models.resnet import (
     ResNet50,
     ResNetSmall,
 )
+from dlkit.models.unet import UNet, UpsamplingBlock
 from dlkit.models.vgg import VGG, vgg16, vgg19
 
 __all__ = [
     "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
-    "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
+    "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19", "UNet", "UpsamplingBlock",
 ]
