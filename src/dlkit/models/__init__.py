@@ -16,9 +16,11 @@ from dlkit.models.resnet import (
 )
 from dlkit.models.unet import UNet, UpsamplingBlock
 from dlkit.models.vgg import VGG, vgg16, vgg19
+from dlkit.models.yolo import YOLOSmall
 
 __all__ = [
     "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
     "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19", "UNet", "UpsamplingBlock",
+    "YOLOSmall",
 ]

@@ -12,6 +12,12 @@ from dlkit.vision.boxes import (
     nms,
     scale_boxes,
 )
+from dlkit.vision.evaluation import (
+    DetectionReport,
+    average_precision,
+    evaluate_detections,
+    plot_pr_curves,
+)
 from dlkit.vision.segmentation import (
     confusion_matrix,
     iou_per_class,
@@ -20,10 +26,24 @@ from dlkit.vision.segmentation import (
     predict_masks,
 )
 from dlkit.vision.shapes import CLASS_NAMES, ShapesData, make_shapes
+from dlkit.vision.yolo import (
+    YoloLoss,
+    encode_targets,
+    kmeans_anchors,
+    yolo_boxes_to_corners,
+    yolo_detect,
+    yolo_eval,
+    yolo_filter_boxes,
+    yolo_head,
+    yolo_loss,
+)
 
 __all__ = [
     "CLASS_NAMES", "ShapesData", "make_shapes", "confusion_matrix", "iou_per_class",
-    "mean_iou", "pixel_cross_entropy", "predict_masks",
+    "mean_iou", "pixel_cross_entropy", "predict_masks", "DetectionReport", "average_precision",
+    "evaluate_detections", "plot_pr_curves", "YoloLoss", "encode_targets", "kmeans_anchors",
+    "yolo_boxes_to_corners", "yolo_detect", "yolo_eval", "yolo_filter_boxes", "yolo_head",
+    "yolo_loss",
     "batched_nms", "box_area", "box_iou", "centers_to_corners", "check_boxes", "clip_boxes",
     "corners_to_centers", "nms", "scale_boxes",
 ]
