@@ -18,6 +18,11 @@ from dlkit.vision.evaluation import (
     evaluate_detections,
     plot_pr_curves,
 )
+from dlkit.vision.localization import (
+    landmark_loss,
+    localization_loss,
+    localization_targets,
+)
 from dlkit.vision.segmentation import (
     confusion_matrix,
     iou_per_class,
@@ -43,7 +48,7 @@ __all__ = [
     "mean_iou", "pixel_cross_entropy", "predict_masks", "DetectionReport", "average_precision",
     "evaluate_detections", "plot_pr_curves", "YoloLoss", "encode_targets", "kmeans_anchors",
     "yolo_boxes_to_corners", "yolo_detect", "yolo_eval", "yolo_filter_boxes", "yolo_head",
-    "yolo_loss",
+    "yolo_loss", "landmark_loss", "localization_loss", "localization_targets",
     "batched_nms", "box_area", "box_iou", "centers_to_corners", "check_boxes", "clip_boxes",
     "corners_to_centers", "nms", "scale_boxes",
 ]
