@@ -31,6 +31,13 @@ from dlkit.vision.segmentation import (
     predict_masks,
 )
 from dlkit.vision.shapes import CLASS_NAMES, ShapesData, make_shapes
+from dlkit.vision.sliding import (
+    convolutional_sliding_windows,
+    crop_windows,
+    sliding_window_predictions,
+    to_fully_convolutional,
+    window_stride,
+)
 from dlkit.vision.yolo import (
     YoloLoss,
     encode_targets,
@@ -49,6 +56,8 @@ __all__ = [
     "evaluate_detections", "plot_pr_curves", "YoloLoss", "encode_targets", "kmeans_anchors",
     "yolo_boxes_to_corners", "yolo_detect", "yolo_eval", "yolo_filter_boxes", "yolo_head",
     "yolo_loss", "landmark_loss", "localization_loss", "localization_targets",
+    "convolutional_sliding_windows", "crop_windows", "sliding_window_predictions",
+    "to_fully_convolutional", "window_stride",
     "batched_nms", "box_area", "box_iou", "centers_to_corners", "check_boxes", "clip_boxes",
     "corners_to_centers", "nms", "scale_boxes",
 ]
