@@ -20,7 +20,16 @@ def cli() -> None:
 
 
 # commands register on the group when imported
-from dlkit.cli import charlm, diagnose, evaluate, runs, train, tune  # noqa: E402,F401
+from dlkit.cli import (  # noqa: E402,F401
+    charlm,
+    detect,
+    diagnose,
+    evaluate,
+    runs,
+    segment,
+    train,
+    tune,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
