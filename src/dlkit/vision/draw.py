@@ -54,23 +54,30 @@ def draw_detections(image: np.ndarray, boxes: Any, labels: Any, scores: Any,
     return Path(path)
 
 
-def overlay_mask(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """The image with each class > 0 of ``mask`` tinted in its colour."""
+def mask_to_rgb(mask: np.ndarray) -> np.ndarray:
+    """A class mask as colours: black background, class c > 0 in ``colour(c - 1)``."""
     from matplotlib.colors import to_rgb
 
-    out = np.clip(image, 0, 1).astype(np.float64).copy()
+    out = np.zeros(mask.shape + (3,))
     for c in np.unique(mask):
-        if c == 0:
-            continue
-        sel = mask == c
-        out[sel] = (1 - alpha) * out[sel] + alpha * np.asarray(to_rgb(colour(c - 1)))
+        if c > 0:
+            out[mask == c] = to_rgb(colour(c - 1))
+    return out
+
+
+def overlay_mask(image: np.ndarray, mask: np.ndarray, alpha: float = 0.65) -> np.ndarray:
+    """The image in grey, each class > 0 of ``mask`` tinted in its colour."""
+    grey = np.clip(image, 0, 1).astype(np.float64).mean(axis=-1, keepdims=True)
+    out = np.repeat(grey, 3, axis=-1)
+    tint = mask > 0
+    out[tint] = (1 - alpha) * out[tint] + alpha * mask_to_rgb(mask)[tint]
     return out
 
 
 def draw_masks(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                class_names: Sequence[str], path: str | Path,
                truths: Sequence[np.ndarray] | None = None) -> Path:
-    """Rows of [image, predicted mask overlaid, (true mask overlaid)] saved as a PNG."""
+    """Rows of [image, predicted mask, (true mask)] saved as a PNG, masks in class colours."""
     plt = _pyplot()
     from matplotlib.patches import Patch
 
@@ -78,9 +85,9 @@ def draw_masks(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     fig, axes = plt.subplots(len(images), cols, figsize=(2.4 * cols, 2.4 * len(images)),
                              squeeze=False)
     for i, (image, mask) in enumerate(zip(images, masks)):
-        panels = [(image, "image"), (overlay_mask(image, mask), "predicted")]
+        panels = [(image, "image"), (mask_to_rgb(mask), "predicted")]
         if truths is not None:
-            panels.append((overlay_mask(image, truths[i]), "true"))
+            panels.append((mask_to_rgb(truths[i]), "true"))
         for ax, (picture, title) in zip(axes[i], panels):
             ax.imshow(np.clip(picture, 0, 1))
             ax.set_axis_off()
