@@ -21,16 +21,15 @@ from typing import Any
 import click
 
 import dlkit as dl
+from dlkit import recipes
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
+from dlkit.strategy import run_folder as rf
 from dlkit.text import CELLS, CharLM, CharVocab, SampleText, fit_lines, fit_stream
 from dlkit.text.corpus import BUNDLED, bundled_text, read_text, split_lines
 
 CMD, SAMPLE = "charlm", "sample"
 VOCAB, SAMPLES = "vocab.json", "samples.txt"
-OPTIMIZERS = {"sgd": dl.optim.SGD, "momentum": dl.optim.Momentum, "rmsprop": dl.optim.RMSprop,
-              "adam": dl.optim.Adam}
 DEFAULTS: dict[str, Any] = {
     "corpus": "dinos", "mode": "lines", "cell": "lstm", "embed_dim": 16, "n_a": 50,
     "epochs": 10, "batch_size": 32, "bptt": 64, "optimizer": "adam", "lr": 0.01,
@@ -103,9 +102,6 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
         raise UserError(f"--mode: expected lines or stream, got {o['mode']!r}", command)
     if o["cell"] not in CELLS:
         raise UserError(f"--cell: expected one of {', '.join(CELLS)}, got {o['cell']!r}", command)
-    if o["optimizer"] not in OPTIMIZERS:
-        raise UserError(f"--optimizer: expected one of {', '.join(OPTIMIZERS)}, got "
-                        f"{o['optimizer']!r}", command)
     if not o["temperature"] > 0:
         raise UserError(f"--temperature: expected a value > 0, got {o['temperature']}", command)
     if not 0 <= o["dev_size"] < 1:
@@ -131,7 +127,8 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
                         f"character pairs, too few for --batch-size {o['batch_size']} parallel "
                         "rows in stream mode: lower --batch-size", command)
     model = CharLM(len(vocab), o["embed_dim"], o["n_a"], o["cell"])
-    optimizer = OPTIMIZERS[o["optimizer"]](model.parameters(), lr=o["lr"])
+    optimizer = recipes.make_optimizer(o["optimizer"], model.parameters(), o["lr"],
+                                       command=command)
     name = o["corpus"] if o["corpus"] in BUNDLED else Path(o["corpus"]).stem
     folder = rf.new_run_folder(o["out"], f"{name}-charlm-{o['cell']}")
     callbacks: list[Any] = [dl.train.CSVLogger(str(folder / rf.HISTORY))]
@@ -141,8 +138,7 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
                                     top_k=o["top_k"], seed=o["seed"], capitalize=o["lower"],
                                     print_fn=click.echo))
     if o["early_stopping"] is not None:
-        callbacks.append(dl.train.EarlyStopping("val_loss", patience=o["early_stopping"],
-                                                restore_best_weights=True))
+        callbacks += recipes.standard_callbacks(optimizer, early_stopping=o["early_stopping"])
     n_chars = len(vocab) - len(dl.text.SPECIALS)
     unit = "lines" if o["mode"] == "lines" else "lines as one stream"
     clip = ", ".join(f"clip {k} {v:g}" for k, v in (("value", clip_value), ("norm", clip_norm))
@@ -273,7 +269,7 @@ def charlm_from_train(ctx: click.Context) -> Path:
               help="Lines per batch (stream mode: parallel rows of the stream).")
 @click.option("--bptt", type=click.IntRange(1), default=64, show_default=True,
               help="Stream mode: time steps per chunk (gradients flow back this far).")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
+@click.option("--optimizer", type=click.Choice(sorted(recipes.OPTIMIZERS)), default="adam",
               show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.01, show_default=True)
 @click.option("--clip-value", type=click.FloatRange(0), default=5.0, show_default=True,

@@ -10,9 +10,9 @@ import numpy as np
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
-from dlkit.cli.datasets import as_model_input, infer_task, load_file, prepare
 from dlkit.cli.errors import UserError
+from dlkit.data.prepare import as_model_input, infer_task, load_file, prepare
+from dlkit.strategy import run_folder as rf
 
 
 def load_run(path: str, command: str) -> tuple[Path, dict, dl.nn.Module]:

@@ -1,4 +1,5 @@
-"""Data for the CLI: a built-in dataset by name or a file, its task, splits, standardizing."""
+"""Data for a training command: a built-in dataset by name or a file, its task, splits,
+standardizing (what ``dlkit train`` and ``dlkit tune`` train on)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.cli.errors import UserError
-from dlkit.data import (
-    DATASETS,
-    Standardizer,
-    get_dataset,
-    load_csv,
-    load_h5_images,
-    load_npz,
-    train_dev_split,
-    train_dev_test_split,
-)
+from dlkit.data.files import load_csv, load_h5_images, load_npz
+from dlkit.data.normalize import Standardizer
+from dlkit.data.registry import DATASETS, get_dataset
+from dlkit.data.split import train_dev_split, train_dev_test_split
+from dlkit.errors import UserError
 
 FILE_TYPES = (".h5", ".hdf5", ".npz", ".csv")
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from dlkit.io.files import atomic_write_bytes
+from dlkit.metrics import lower_is_better
 from dlkit.train.callbacks.base import Callback
 from dlkit.train.callbacks.csv_logger import CSVLogger
 from dlkit.train.history import History
-from dlkit.train.selection import lower_is_better
 
 HPARAMS, RESULT, HISTORY_CSV, HISTORY_JSONL, TENSORBOARD = (
     "hparams.json", "result.json", "history.csv", "history.jsonl", "tensorboard")
@@ -185,7 +185,10 @@ class ExperimentLogger(Callback):
             if key == "lr" or math.isnan(value):
                 continue
             best = self._best.get(key)
-            lower = lower_is_better(key)
+            try:
+                lower = lower_is_better(key)
+            except ValueError:  # a value of unknown direction has no "best"
+                continue
             if best is None or (value < best["value"] if lower else value > best["value"]):
                 self._best[key] = {"value": value, "epoch": epoch}
         for c in self._children():

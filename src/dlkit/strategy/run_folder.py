@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlkit.cli.errors import UserError
 from dlkit.data import Standardizer
+from dlkit.errors import UserError
 from dlkit.io import atomic_write_bytes
 from dlkit.io.files import read_safetensors, write_safetensors
 
