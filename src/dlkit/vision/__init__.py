@@ -1,6 +1,12 @@
 """Computer vision applications of course 4 weeks 3-4: boxes, IoU and non-max suppression,
 localization and landmarks, sliding windows, YOLO, mAP, segmentation with U-Net."""
 
+from dlkit.vision.annotations import (
+    DetectionData,
+    load_detection_folder,
+    read_coco_json,
+    read_voc_xml,
+)
 from dlkit.vision.boxes import (
     batched_nms,
     box_area,
@@ -12,6 +18,7 @@ from dlkit.vision.boxes import (
     nms,
     scale_boxes,
 )
+from dlkit.vision.detector import YoloDetector
 from dlkit.vision.evaluation import (
     DetectionReport,
     average_precision,
@@ -57,7 +64,8 @@ __all__ = [
     "yolo_boxes_to_corners", "yolo_detect", "yolo_eval", "yolo_filter_boxes", "yolo_head",
     "yolo_loss", "landmark_loss", "localization_loss", "localization_targets",
     "convolutional_sliding_windows", "crop_windows", "sliding_window_predictions",
-    "to_fully_convolutional", "window_stride",
+    "to_fully_convolutional", "window_stride", "DetectionData", "load_detection_folder",
+    "read_coco_json", "read_voc_xml", "YoloDetector",
     "batched_nms", "box_area", "box_iou", "centers_to_corners", "check_boxes", "clip_boxes",
     "corners_to_centers", "nms", "scale_boxes",
 ]
