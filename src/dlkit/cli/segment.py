@@ -19,9 +19,9 @@ import numpy as np
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.detect import read_image
 from dlkit.cli.errors import UserError
+from dlkit.strategy import run_folder as rf
 
 CLASSES = ("background", "circle", "square", "triangle")
 
