@@ -1,6 +1,6 @@
 """``dlkit segment``: semantic segmentation with the course's U-Net on synthetic shapes.
 
-    dlkit segment train --out runs/unet          # 64x64 shapes, 4 classes (background + 3)
+    dlkit segment train --out runs/unet          # 32x32 shapes, 4 classes (background + 3)
     dlkit segment predict runs/unet img.png --out masks/
 
 The run folder holds ``model.safetensors`` (``dl.io.load``), ``config.json``, ``history.csv``,
@@ -41,13 +41,13 @@ def predict_masks(model: Any, images: np.ndarray, batch_size: int = 32) -> np.nd
 
 
 @segment.command("train")
-@click.option("--image-size", default=64, show_default=True, type=int)
-@click.option("--n-train", default=800, show_default=True, type=int)
+@click.option("--image-size", default=32, show_default=True, type=int)
+@click.option("--n-train", default=1200, show_default=True, type=int)
 @click.option("--n-test", default=100, show_default=True, type=int)
-@click.option("--filters", default=16, show_default=True, type=int,
+@click.option("--filters", default=8, show_default=True, type=int,
               help="filters of the first block (doubled at each level)")
 @click.option("--depth", default=3, show_default=True, type=int, help="poolings")
-@click.option("--epochs", default=15, show_default=True, type=int)
+@click.option("--epochs", default=25, show_default=True, type=int)
 @click.option("--batch-size", default=16, show_default=True, type=int)
 @click.option("--lr", default=0.003, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, type=int)
