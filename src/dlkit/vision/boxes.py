@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import array_module
+from dlkit.backend import array_module, to_numpy
 from dlkit.errors import ShapeError
 
 
@@ -30,8 +30,8 @@ def _as_boxes(boxes: Any, op: str, check_order: bool = True) -> Any:
         bad_x, bad_y = b[..., 2] < b[..., 0], b[..., 3] < b[..., 1]
         for bad, axis in ((bad_x, "x"), (bad_y, "y")):
             if bool(bad.any()):
-                where = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
-                box = [float(v) for v in b[where]]
+                where = tuple(int(i) for i in np.argwhere(to_numpy(bad))[0])
+                box = [float(v) for v in to_numpy(b[where])]
                 raise ValueError(
                     f"{op}: box {where[0] if len(where) == 1 else where} = {box} has "
                     f"{axis}2 < {axis}1; boxes are corners (x1, y1, x2, y2) with x2 >= x1 and "
