@@ -108,8 +108,8 @@ def train_cmd(**o: Any) -> None:
 @click.argument("images", nargs=-1, required=True)
 @click.option("--out", default="masks", show_default=True)
 def predict_cmd(run: str, images: tuple[str, ...], out: str) -> None:
-    """Segment IMAGES: the mask overlaid on each image (PNG) and the class mask (PNG, pixel
-    value = class index)."""
+    """Segment IMAGES: the mask overlaid on each image (PNG, small images enlarged) and the
+    class mask (PNG at the image's size, pixel value = class index)."""
     from PIL import Image
 
     from dlkit.vision.draw import overlay_mask
@@ -131,7 +131,9 @@ def predict_cmd(run: str, images: tuple[str, ...], out: str) -> None:
                             f"{image.shape[0]}x{image.shape[1]}; resize it first", command)
         mask = predict_masks(model, image[None])[0]
         stem = Path(path).stem
-        Image.fromarray((overlay_mask(image, mask) * 255).astype(np.uint8)).save(
+        overlay = Image.fromarray((overlay_mask(image, mask) * 255).astype(np.uint8))
+        zoom = max(1, 256 // max(image.shape[:2]))  # small images enlarged to be seen
+        overlay.resize((image.shape[1] * zoom, image.shape[0] * zoom), Image.NEAREST).save(
             out_dir / f"{stem}_overlay.png")
         Image.fromarray(mask.astype(np.uint8)).save(out_dir / f"{stem}_mask.png")
         counts = {CLASSES[c]: int((mask == c).sum()) for c in np.unique(mask) if c}
