@@ -113,3 +113,26 @@ def test_segment_train_and_predict(tmp_path, capsys):
     assert "32x32" in one_line_error(capsys, "segment predict")
     assert main(["segment", "train", *SMALL, "--depth", "6"]) == 2
     assert "2**depth" in one_line_error(capsys, "segment train")
+
+
+def test_detect_train_and_evaluate_on_a_voc_folder(tmp_path, capsys):
+    """The VOC path end to end: images of 40x40 resized to 32x32, boxes scaled with them."""
+    data = make_shapes(10, 40, seed=3)
+    (tmp_path / "voc" / "Annotations").mkdir(parents=True)
+    (tmp_path / "voc" / "JPEGImages").mkdir()
+    for i, (image, boxes, labels) in enumerate(zip(data.images, data.boxes, data.labels)):
+        save_png(tmp_path / "voc" / "JPEGImages" / f"{i}.png", image)
+        write_voc_xml(tmp_path / "voc" / "Annotations" / f"{i}.xml", f"{i}.png", (40, 40),
+                      boxes, [data.class_names[c] for c in labels])
+    run = tmp_path / "run"
+    state = dl.get_rng_state()
+    code = main(["detect", "train", "--data", str(tmp_path / "voc"), *SMALL, "--widths",
+                 "8,8,8", "--head", "8", "--out", str(run)])
+    dl.set_rng_state(state)
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "8 train / 2 test images of 32x32" in out
+    assert json.loads((run / "detector.json").read_text())["class_names"] == [
+        "circle", "square", "triangle"]
+    assert main(["detect", "evaluate", str(run), "--data", str(tmp_path / "voc")]) == 0
+    assert "10 images" in capsys.readouterr().out
