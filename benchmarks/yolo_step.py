@@ -51,9 +51,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--torch-threads", type=int, default=None)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args()
     torch = import_torch()
+    if torch is not None and args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     dl.manual_seed(0)
     data = make_shapes(args.batch, 64, seed=0)
     anchors = kmeans_anchors(boxes_hw(data.boxes, (64, 64)), 3, seed=0)
