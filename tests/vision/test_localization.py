@@ -45,6 +45,9 @@ def test_logistic_form_matches_formula_and_gradients(rng):
     assert float(localization_loss(pred, y).data) == pytest.approx(expected / 3, rel=1e-12)
     for form in ("logistic", "squared"):
         assert dl.gradient_check(lambda p, f=form: localization_loss(p, y, f), [pred]) < 2e-7
+    weighted = float(localization_loss(pred, y, box_weight=3.0).data)
+    box = sum(((p[1:5] - t[1:5]) ** 2).sum() for p, t in zip(pred, y) if t[0])
+    assert weighted == pytest.approx(expected / 3 + 2 * box / 3, rel=1e-12)
     with pytest.raises(ValueError, match="form"):
         localization_loss(pred, y, "l1")
     with pytest.raises(ShapeError, match="5 \\+ C"):
@@ -77,8 +80,10 @@ def test_a_small_network_learns_to_localize():
     y = localization_targets(boxes, labels, (32, 32), 3)
     net = simple_cnn((32, 32, 3), 8, widths=(8, 16, 16))
     opt = dl.optim.Adam(net.parameters(), lr=0.01)
-    history = dl.train.fit(net, localization_loss, opt, data.images, y, epochs=8,
-                           batch_size=32, metrics=())
+    def loss(pred, target):
+        return localization_loss(pred, target, box_weight=5.0)
+
+    history = dl.train.fit(net, loss, opt, data.images, y, epochs=8, batch_size=32, metrics=())
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     net.eval()
     with dl.no_grad():
@@ -88,4 +93,4 @@ def test_a_small_network_learns_to_localize():
     truth = y[:100][present, 1:3]
     box_err = np.abs(out[:100][present, 1:3] - truth).mean()
     baseline = np.abs(truth - truth.mean(axis=0)).mean()  # always guessing the mean midpoint
-    assert box_err < 0.75 * baseline, (box_err, baseline)
+    assert box_err < 0.75 * baseline, (box_err, baseline)  # 0.077 vs 0.129 when written

@@ -154,14 +154,14 @@ def test_errors():
 def test_small_yolo_learns_the_shapes():
     dl.manual_seed(0)
     size = 32
-    train = make_shapes(240, size, max_objects=2, size_range=(0.2, 0.3), seed=0)
+    train = make_shapes(400, size, max_objects=2, size_range=(0.2, 0.3), seed=0)
     test = make_shapes(60, size, max_objects=2, size_range=(0.2, 0.3), seed=1)
     anchors = Y.kmeans_anchors(Y.boxes_hw(train.boxes, (size, size)), 2, seed=0)
     net = YOLOSmall(3, 3, 2, widths=(8, 16, 32), head=32)
     y = Y.encode_targets(train.boxes, train.labels, (size, size), size // net.stride,
                          anchors, 3)
     opt = dl.optim.Adam(net.parameters(), lr=0.005)
-    history = dl.train.fit(net, Y.YoloLoss(anchors), opt, train.images, y, epochs=8,
+    history = dl.train.fit(net, Y.YoloLoss(anchors), opt, train.images, y, epochs=10,
                            batch_size=16, metrics=())
     assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
     net.eval()
@@ -170,4 +170,4 @@ def test_small_yolo_learns_the_shapes():
     dets = Y.yolo_detect(out, anchors, (size, size), score_threshold=0.05)
     report = evaluate_detections([(b, s, c) for s, b, c in dets],
                                  list(zip(test.boxes, test.labels)), test.class_names)
-    assert report.map50 > 0.4, report.table()
+    assert report.map50 > 0.55, report.table()  # 0.726 when written

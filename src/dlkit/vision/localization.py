@@ -57,9 +57,12 @@ def _targets(y: Any, pred: Tensor, op: str) -> np.ndarray:
     return t
 
 
-def localization_loss(pred: Any, y: Any, form: str = "logistic") -> Tensor:
+def localization_loss(pred: Any, y: Any, form: str = "logistic",
+                      box_weight: float = 1.0) -> Tensor:
     """The loss of classification with localization (see the module docstring); ``pred``
-    (m, 5 + C) are the network's outputs (for "logistic": p_c and classes as logits)."""
+    (m, 5 + C) are the network's outputs (for "logistic": p_c and classes as logits).
+    ``box_weight`` multiplies the box's squared error in the logistic form (YOLO's
+    lambda_coord: box errors, fractions of the image, are small beside the log losses)."""
     op = "localization_loss"
     pred = as_tensor(pred)
     t = _targets(y, pred, op)
@@ -73,7 +76,7 @@ def localization_loss(pred: Any, y: Any, form: str = "logistic") -> Tensor:
         obj = binary_cross_entropy_with_logits(pred[:, 0], p_c, reduction="sum")
         box = (square(pred[:, 1:5] - t[:, 1:5]) * p_c[:, None]).sum()
         cls = (cross_entropy(pred[:, 5:], t[:, 5:], reduction="none") * p_c).sum()
-        return (obj + box + cls) / float(m)
+        return (obj + float(box_weight) * box + cls) / float(m)
     raise ValueError(f"{op}: expected form 'logistic' or 'squared', got {form!r}")
 
 
