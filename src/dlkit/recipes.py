@@ -136,8 +136,11 @@ def train_defaults() -> dict[str, Any]:
 
 
 def is_image_data(dataset: str) -> bool:
-    """Whether ``dataset`` holds images (the digits, the course's .h5 files)."""
-    return dataset in IMAGE_DATASETS or Path(str(dataset)).suffix.lower() in IMAGE_FILE_TYPES
+    """Whether ``dataset`` holds images (the digits, the course's .h5 files, a folder of
+    images per class)."""
+    path = Path(str(dataset))
+    return dataset in IMAGE_DATASETS or path.suffix.lower() in IMAGE_FILE_TYPES or \
+        path.is_dir()
 
 
 def choose_model(options: Mapping[str, Any], given: Collection[str] = (),
@@ -352,10 +355,35 @@ def classifier(opts: Mapping[str, Any], input_shape: Sequence[int], task: str,
                   augmentation(opts, input_shape, command))
 
 
+def prepare_data(opts: Mapping[str, Any], data_workers: int = 0,
+                 command: str = "train") -> Any:
+    """The data of a run from its resolved options (``dlkit.data.prepare``): arrays (a
+    dataset name or file), or loaders over an image folder (split by the seeded generator,
+    augmented as the options say)."""
+    from dlkit.data.prepare import prepare, prepare_folder
+
+    images = opts["model"] in IMAGE_MODELS
+    if Path(opts["dataset"]).is_dir():
+        if not images:
+            raise UserError(f"--dataset {opts['dataset']!r} is a folder of images: use a "
+                            "convolutional --model (cnn, lenet5, resnet, ...)", command)
+        size = opts["image_size"] or 64
+        return prepare_folder(opts["dataset"], dev_size=opts["dev_size"],
+                              test_size=opts["test_size"], image_size=size,
+                              batch_size=opts["batch_size"], workers=data_workers,
+                              transform=augmentation(opts, (size, size, 3), command),
+                              command=command)
+    return prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
+                   test_size=opts["test_size"], standardize=opts["standardize"],
+                   command=command, examples=opts["examples"], noise=opts["noise"],
+                   images=images, image_size=opts["image_size"])
+
+
+
 __all__ = [
     "DENSE_MODELS", "IMAGE_MODELS", "MIN_SIZE", "MODELS", "OPTIMIZERS", "SCHEDULES",
     "TRAIN_OPTIONS", "Option", "Recipe", "applies", "augmentation", "build_model",
     "choose_model", "classifier", "convert_option", "hidden_layers", "is_image_data",
-    "loss_for", "make_optimizer", "make_schedule", "parse_hidden", "resolve_options",
-    "standard_callbacks", "train_defaults",
+    "loss_for", "make_optimizer", "make_schedule", "parse_hidden", "prepare_data",
+    "resolve_options", "standard_callbacks", "train_defaults",
 ]

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "clip_value": 5.0, "clip_norm": None, "lower": None, "dev_size": 0.1,
     "early_stopping": None, "sample_every": 2, "samples": 7, "max_len": 50,
     "temperature": 1.0, "top_k": None, "seed": 1, "out": None, "progress": True,
+    "checkpoint_every": 1, "overwrite": False,
 }
 
 
@@ -90,10 +91,11 @@ def evaluate_lm(model: CharLM, vocab: CharVocab, lines: list[str], mode: str, ba
     return {"loss": loss, "perplexity": math.exp(min(loss, 700.0))}
 
 
-def train_charlm(command: str = CMD, **given: Any) -> Path:
+def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: Any) -> Path:
     """Train a character-level language model with the options ``given`` (the rest take
     ``DEFAULTS``); print samples as it trains and the final loss and perplexity; write the
-    run folder and return it."""
+    run folder and return it. ``resume_from``: continue that run folder from its checkpoint
+    (``given`` then holds the run's own options)."""
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise TypeError(f"train_charlm: unknown options {unknown}")
@@ -130,8 +132,17 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
     optimizer = recipes.make_optimizer(o["optimizer"], model.parameters(), o["lr"],
                                        command=command)
     name = o["corpus"] if o["corpus"] in BUNDLED else Path(o["corpus"]).stem
-    folder = rf.new_run_folder(o["out"], f"{name}-charlm-{o['cell']}")
-    callbacks: list[Any] = [dl.train.CSVLogger(str(folder / rf.HISTORY))]
+    folder = resume_from if resume_from is not None else rf.new_run_folder(
+        o["out"], f"{name}-charlm-{o['cell']}", o["overwrite"], command)
+    options = {k: o[k] for k in DEFAULTS}
+    vocab.save(folder / VOCAB)
+    rf.write_json(folder / rf.CONFIG, {
+        "dlkit_version": dl.__version__, "command": "charlm", "task": "charlm",
+        "status": rf.RUNNING, "options": options, "vocab_size": len(vocab),
+        "capitalize": bool(o["lower"]), "split": {"train": len(train_lines),
+                                                   "dev": len(dev_lines)},
+        "loss": "cross_entropy"})
+    callbacks: list[Any] = [dl.train.TerminateOnNaN(raise_error=True, lr_option="--lr")]
     if o["sample_every"]:
         callbacks.append(SampleText(vocab, every=o["sample_every"], n=o["samples"],
                                     max_len=o["max_len"], temperature=o["temperature"],
@@ -139,6 +150,16 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
                                     print_fn=click.echo))
     if o["early_stopping"] is not None:
         callbacks += recipes.standard_callbacks(optimizer, early_stopping=o["early_stopping"])
+    if o["checkpoint_every"]:
+        callbacks.append(dl.train.ModelCheckpoint(folder / rf.CHECKPOINT,
+                                                  every=o["checkpoint_every"]))
+    initial_epoch = 0
+    if resume_from is not None:
+        initial_epoch = dl.io.load_checkpoint(folder / rf.CHECKPOINT, model, optimizer,
+                                              callbacks=callbacks)["epoch"]
+        rf.truncate_history(folder / rf.HISTORY, initial_epoch)
+    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY),
+                                        append=resume_from is not None))
     n_chars = len(vocab) - len(dl.text.SPECIALS)
     unit = "lines" if o["mode"] == "lines" else "lines as one stream"
     clip = ", ".join(f"clip {k} {v:g}" for k, v in (("value", clip_value), ("norm", clip_norm))
@@ -147,18 +168,22 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
                f"{len(vocab)} tokens ({n_chars} characters + <PAD> <UNK> <EOS>); model "
                f"{o['cell']} embed {o['embed_dim']} n_a {o['n_a']} "
                f"({model.num_parameters()} parameters); {o['optimizer']} lr={o['lr']:g}, "
-               f"{clip}")
+               f"{clip}" + (f"; resuming after epoch {initial_epoch}" if initial_epoch else ""))
     start = time.perf_counter()
     common = dict(epochs=o["epochs"], batch_size=o["batch_size"], optimizer=optimizer,
                   clip_value=clip_value, clip_norm=clip_norm, callbacks=callbacks,
-                  verbose=int(o["progress"]))
-    if o["mode"] == "lines":
-        history = fit_lines(model, vocab, train_lines, validation_lines=dev_lines or None,
-                            **common)
-    else:
-        history = fit_stream(model, vocab, stream_ids(vocab, train_lines), bptt=o["bptt"],
-                             validation_text=stream_ids(vocab, dev_lines) if dev_lines
-                             else None, **common)
+                  verbose=int(o["progress"]), initial_epoch=initial_epoch)
+    try:
+        if o["mode"] == "lines":
+            fit_lines(model, vocab, train_lines, validation_lines=dev_lines or None, **common)
+        else:
+            fit_stream(model, vocab, stream_ids(vocab, train_lines), bptt=o["bptt"],
+                       validation_text=stream_ids(vocab, dev_lines) if dev_lines else None,
+                       **common)
+    except UserError:
+        rf.set_status(folder, rf.FAILED)
+        raise
+    history = dl.train.History.from_csv(folder / rf.HISTORY)
     seconds = time.perf_counter() - start
     results = {"train": evaluate_lm(model, vocab, train_lines, o["mode"], o["batch_size"],
                                     o["bptt"])}
@@ -170,17 +195,11 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
     if o["lower"]:
         final = [t[:1].upper() + t[1:] for t in final]
     dl.io.save(model, folder / rf.MODEL)
-    vocab.save(folder / VOCAB)
-    options = {k: o[k] for k in DEFAULTS}
-    rf.write_json(folder / rf.CONFIG, {
-        "dlkit_version": dl.__version__, "command": "charlm", "task": "charlm",
-        "options": options, "vocab_size": len(vocab), "capitalize": bool(o["lower"]),
-        "split": {"train": len(train_lines), "dev": len(dev_lines)},
-        "loss": "cross_entropy"})
     ran = len(history)
     rf.write_json(folder / rf.METRICS, {**results, "epochs": ran, "seconds": round(seconds, 3),
                                         "uniform_perplexity": len(vocab)})
     dl.io.atomic_write_bytes(folder / SAMPLES, ("\n".join(final) + "\n").encode(), command)
+    rf.set_status(folder, rf.COMPLETE)
     click.echo(f"trained {ran} epochs in {seconds:.1f} s; wrote {folder}/ (model.safetensors, "
                f"vocab.json, config.json, history.csv, metrics.json, samples.txt)")
     line = (f"final loss {results['train']['loss']:.4f}, perplexity "
@@ -298,11 +317,38 @@ def charlm_from_train(ctx: click.Context) -> Path:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", default=None, help="Run folder [default: runs/<corpus>-charlm-<cell>-"
               "<time>].")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=1, show_default=True,
+              metavar="N", help="Write checkpoint.safetensors every N epochs (0: never).")
+@click.option("--resume", default=None, metavar="RUN",
+              help="Continue run folder RUN from its checkpoint with its own options (only "
+                   "--epochs may change, to train longer).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
-def charlm(**options: Any) -> None:
+def charlm(resume: str | None, **options: Any) -> None:
     """Train a character-level language model; print samples as it trains."""
-    train_charlm(CMD, **options)
+    if resume is None:
+        train_charlm(CMD, **options)
+        return
+    ctx = click.get_current_context()
+    given = {k for k in ctx.params
+             if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    extra = given - {"resume", "epochs", "progress"}
+    if extra:
+        names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+        raise UserError(f"--resume continues a run with its own options; {names} cannot be "
+                        "changed (only --epochs, to train longer)", CMD)
+    folder = rf.run_folder(resume, CMD)
+    config = rf.read_json(folder, rf.CONFIG, CMD, required=("options",))
+    if config.get("task") != "charlm":
+        raise UserError(f"{resume!r} is not a dlkit charlm run", CMD)
+    if not (folder / rf.CHECKPOINT).exists():
+        raise UserError(f"run {resume!r} has no {rf.CHECKPOINT} to resume from", CMD)
+    own = {k: v for k, v in config["options"].items() if k in DEFAULTS}
+    if "epochs" in given:
+        own["epochs"] = options["epochs"]
+    own["progress"] = options["progress"]
+    train_charlm(CMD, resume_from=folder, **own)
 
 
 @cli.command()

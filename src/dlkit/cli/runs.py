@@ -23,11 +23,14 @@ def _runs_in(path: str, command: str) -> list:
         raise UserError(f"folder {path!r} not found", command)
     if not folder.is_dir():
         raise UserError(f"{path!r} is not a folder", command)
+    errors: list[str] = []
     try:
         runs = [read_run(folder)] if is_run(folder) and command == "compare" \
-            else list_runs(folder)
+            else list_runs(folder, errors)
     except ValueError as e:
         raise UserError(str(e), command) from None
+    for message in errors:
+        click.echo(f"dlkit {command}: warning: skipped {message}", err=True)
     return runs
 
 

@@ -12,7 +12,8 @@ import dlkit as dl
 from dlkit import recipes
 from dlkit.cli import cli
 from dlkit.data import DATASETS
-from dlkit.data.prepare import Prepared, prepare
+from dlkit.data.prepare import Prepared, PreparedFolder, splits
+from dlkit.errors import UserError
 from dlkit.models import ACTIVATIONS
 from dlkit.nn.config import to_config
 from dlkit.recipes import INITS, MODELS, OPTIMIZERS, SCHEDULES
@@ -22,15 +23,11 @@ CMD = "train"
 METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def report(prepared: Prepared, model: dl.nn.Module, loss: str) -> dict[str, dict[str, float]]:
+def report(prepared: Prepared | PreparedFolder, model: dl.nn.Module,
+           loss: str) -> dict[str, dict[str, float]]:
     metrics = METRICS if prepared.task == "binary" else ("accuracy", "f1")
-    out = {}
-    for name, X, y in (("train", prepared.X_train, prepared.y_train),
-                       ("dev", prepared.X_dev, prepared.y_dev),
-                       ("test", prepared.X_test, prepared.y_test)):
-        if len(X):
-            out[name] = dl.train.evaluate(model, loss, X, y, metrics=metrics)
-    return out
+    return {name: dl.train.evaluate(model, loss, *data, metrics=metrics)
+            for name, data in splits(prepared).items()}
 
 
 def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
@@ -43,7 +40,8 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
     except ImportError:
         return []
     written = [plot_curves(history, folder / "curves.png").name]
-    if prepared.X_train.shape[1] == 2 and prepared.standardizer is None:
+    if isinstance(prepared, Prepared) and prepared.X_train.ndim == 2 and \
+            prepared.X_train.shape[1] == 2 and prepared.standardizer is None:
         def classes(points: np.ndarray) -> np.ndarray:
             out = dl.train.predict(model, points)
             return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
@@ -56,9 +54,13 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
 
 
 @cli.command()
-@click.option("--dataset", default="digits", show_default=True,
-              help=f"A built-in dataset ({', '.join(DATASETS)}) or a file (.h5 course images, "
-                   ".npz with X and y, .csv with the label last).")
+@click.option("--dataset", "--data", "dataset", default="digits", show_default=True,
+              help=f"A built-in dataset ({', '.join(DATASETS)}), a file (.h5 course images, "
+                   ".npz with X and y, .csv with the label last), or a folder of images, one "
+                   "sub-folder per class (read lazily, resized to --image-size, default 64).")
+@click.option("--data-workers", type=click.IntRange(0), default=0, show_default=True,
+              metavar="N", help="Processes that decode and augment the batches of an image "
+              "folder ahead of the training step.")
 @click.option("--test-data", default=None, help="A separate test file (e.g. the course's "
               "test_catvnoncat.h5); otherwise the test set is split off --dataset.")
 @click.option("--examples", type=click.IntRange(10), default=None,
@@ -117,12 +119,23 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               help="Stop when the dev loss has not improved for PATIENCE epochs.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=None, metavar="N",
+              help="Write checkpoint.safetensors every N epochs (and after the last) so a "
+                   "killed run can --resume [default: every epoch for convolutional models, "
+                   "every 10 for dense ones; 0: never].")
+@click.option("--resume", default=None, metavar="RUN",
+              help="Continue the run in folder RUN from its last checkpoint, with its own "
+                   "options (--epochs may raise the total); the result equals an "
+                   "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
-@click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
-              show_default=True, help="charlm: a character-level language model on --dataset "
-              "dinos (bundled) or a text file; the options that apply are forwarded to "
-              "dlkit charlm (see dlkit charlm -h).")
+@click.option("--task", type=click.Choice(["classify", "charlm", "sentiment"]),
+              default="classify", show_default=True,
+              help="charlm: a character-level language model on --dataset dinos (bundled) or "
+              "a text file, the options that apply forwarded to dlkit charlm; sentiment: the "
+              "Emojify LSTM on frozen word vectors (dlkit embed sentiment; --epochs, --lr, "
+              "--seed, --out apply).")
 def train(dataset: str, test_data: str | None, examples: int | None, noise: float | None,
           model: str, image_size: int | None, hidden: str, activation: str,
           init: str | None, optimizer: str,
@@ -131,53 +144,111 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           batch_size: int, l2: float, dropout: float, batch_norm: bool,
           standardize: bool | None, dev_size: float, test_size: float, flip: bool,
           crop: int | None, color_shift: float | None, rotate: float | None,
-          early_stopping: int | None, seed: int, out: str | None, progress: bool,
-          task: str) -> None:
+          early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
+          checkpoint_every: int | None, resume: str | None, progress: bool,
+          task: str, data_workers: int) -> None:
     """Train a network, write a run folder, print the test accuracy."""
+    ctx = click.get_current_context()
     if task == "charlm":
         from dlkit.cli.charlm import charlm_from_train
 
-        charlm_from_train(click.get_current_context())
+        charlm_from_train(ctx)
         return
-    ctx = click.get_current_context()
-    options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
-    given -= {"dataset", "test_data", "examples", "noise", "seed", "out", "progress", "task",
-              "model"}
-    opts = recipes.resolve_options(options, given, CMD)
-    model, epochs = opts["model"], opts["epochs"]
-    images = model in recipes.IMAGE_MODELS
-    dl.manual_seed(seed)
-    prepared = prepare(dataset, test_data=test_data, dev_size=dev_size, test_size=test_size,
-                       standardize=opts["standardize"], command=CMD, examples=examples,
-                       noise=noise, images=images, image_size=opts["image_size"])
+    if task == "sentiment":
+        from dlkit.cli.embed import sentiment_cmd
+
+        extra = given - {"task", "epochs", "lr", "seed", "out", "progress"}
+        if extra:
+            names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+            raise UserError(f"{names} does not apply to --task sentiment (see dlkit embed "
+                            "sentiment -h)", CMD)
+        ctx.invoke(sentiment_cmd, kind="lstm", vectors=None, epochs=epochs or 30,
+                   lr=lr if "lr" in given else None, seed=seed if "seed" in given else 0,
+                   out=out, progress=progress)
+        return
+    if resume is not None:
+        folder, config = _resumable(resume, given)
+        opts = {**config["options"], **({"epochs": epochs} if "epochs" in given else {})}
+        if opts["epochs"] < config["options"]["epochs"]:
+            raise UserError(f"--epochs {opts['epochs']} is fewer than the run's "
+                            f"{config['options']['epochs']}", CMD)
+        every = config.get("checkpoint_every", 1) or 1
+    else:
+        options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
+        dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
+                               "progress", "task", "model", "overwrite", "checkpoint_every",
+                               "resume", "data_workers"}
+        opts = recipes.resolve_options(options, dense_given, CMD)
+        every = checkpoint_every if checkpoint_every is not None else (
+            1 if opts["model"] in recipes.IMAGE_MODELS else 10)
+        name = Path(dataset).stem if dataset not in DATASETS else dataset
+        folder = rf.new_run_folder(out, f"{name}-{opts['model']}", overwrite, CMD)
+    model, images = opts["model"], opts["model"] in recipes.IMAGE_MODELS
+    dl.manual_seed(opts["seed"])
+    prepared = recipes.prepare_data(opts, data_workers, CMD)
     recipe = recipes.classifier(opts, prepared.input_shape, prepared.task, prepared.n_classes,
                                 command=CMD)
-    net, opt, loss, callbacks = recipe.model, recipe.optimizer, recipe.loss, recipe.callbacks
+    folder_data = isinstance(prepared, PreparedFolder)
+    net, opt, loss = recipe.model, recipe.optimizer, recipe.loss
     n_in = int(np.prod(prepared.input_shape))
     n_out = 1 if prepared.task == "binary" else prepared.n_classes
     sizes = recipes.hidden_layers(model, opts["hidden"], CMD)
-    name = Path(dataset).stem if dataset not in DATASETS else dataset
-    folder = rf.new_run_folder(out, f"{name}-{model}")
-    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY)))
+    name = Path(opts["dataset"]).stem if opts["dataset"] not in DATASETS else opts["dataset"]
+    config = {
+        "dlkit_version": dl.__version__, "command": "train", "status": rf.RUNNING,
+        "options": opts, "model": model, "model_config": to_config(net),
+        "task": prepared.task, "n_classes": prepared.n_classes, "images": images,
+        "input_shape": list(prepared.input_shape), "n_features": n_in,
+        "data": prepared.fingerprint, "standardized": prepared.standardizer is not None,
+        "split": {k: len(v[0]) if not folder_data else len(v[0].dataset)
+                  for k, v in splits(prepared).items()},
+        **({"classes": prepared.classes} if folder_data else {}),
+        "loss": loss, "checkpoint_every": every}
+    initial_epoch = 0
+    callbacks = [*recipe.callbacks, dl.train.TerminateOnNaN(raise_error=True,
+                                                            lr_option="--lr")]
+    if every:
+        callbacks.append(dl.train.ModelCheckpoint(folder / rf.CHECKPOINT, every=every))
+    if resume is not None:
+        recorded = rf.read_json(folder, rf.CONFIG, CMD).get("data")
+        if recorded and prepared.fingerprint["sha256"] != recorded.get("sha256"):
+            raise UserError(f"the data of run {resume!r} changed since it was trained; it "
+                            "cannot be resumed on other data", CMD)
+        state = dl.io.load_checkpoint(folder / rf.CHECKPOINT, net, opt, callbacks=callbacks)
+        initial_epoch = state["epoch"]
+        rf.truncate_history(folder / rf.HISTORY, initial_epoch)
+    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY), append=resume is not None))
+    rf.write_json(folder / rf.CONFIG, config)
     layers = ("x".join(map(str, prepared.input_shape)) + f" -> {n_out}" if images
               else "-".join(map(str, [n_in, *sizes, n_out])) +
               (f" {opts['activation']}" if sizes else ""))
-    click.echo(f"{name}: {len(prepared.X_train)} train / {len(prepared.X_dev)} dev / "
-               f"{len(prepared.X_test)} test examples, {prepared.task} "
+    n = config["split"]
+    click.echo(f"{name}: {n.get('train', 0)} train / {n.get('dev', 0)} dev / "
+               f"{n.get('test', 0)} test examples, {prepared.task} "
                f"({prepared.n_classes} classes); model {model} {layers} "
-               f"({net.num_parameters()} parameters); {optimizer} lr={lr}")
-    validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
+               f"({net.num_parameters()} parameters); {opts['optimizer']} lr={opts['lr']}"
+               + (f"; resuming after epoch {initial_epoch}" if resume is not None else ""))
+    parts = splits(prepared)
+    validation = parts.get("dev")
+    validation = validation[0] if folder_data or validation is None else validation
     start = time.perf_counter()
-    history = dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train, epochs=epochs,
-                           batch_size=batch_size, validation_data=validation,
-                           callbacks=callbacks, l2=l2, verbose=int(progress),
-                           transform=recipe.transform)
+    try:
+        dl.train.fit(net, loss, opt, *parts["train"],
+                     epochs=opts["epochs"], batch_size=opts["batch_size"],
+                     validation_data=validation, callbacks=callbacks, l2=opts["l2"],
+                     verbose=int(progress),
+                     transform=None if folder_data else recipe.transform,
+                     initial_epoch=initial_epoch)
+    except UserError:
+        rf.set_status(folder, rf.FAILED)
+        raise
     seconds = time.perf_counter() - start
+    history = dl.train.History.from_csv(folder / rf.HISTORY)
     ran = len(history["loss"])
     for e in sorted({0, *range(max(1, ran // 5) - 1, ran, max(1, ran // 5)), ran - 1}):
-        line = f"epoch {e + 1:4d}  loss {history['loss'][e]:.4f}  accuracy " \
+        line = f"epoch {history.epochs[e] + 1:4d}  loss {history['loss'][e]:.4f}  accuracy " \
                f"{history['accuracy'][e]:.3f}"
         if "val_loss" in history:
             line += f"  dev loss {history['val_loss'][e]:.4f}  dev accuracy " \
@@ -187,18 +258,28 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     dl.io.save(net, folder / rf.MODEL)
     if prepared.standardizer is not None:
         rf.write_standardizer(folder, prepared.standardizer)
-    rf.write_json(folder / rf.CONFIG, {
-        "dlkit_version": dl.__version__, "command": "train", "options": opts,
-        "model": model, "model_config": to_config(net), "task": prepared.task,
-        "n_classes": prepared.n_classes, "images": images,
-        "input_shape": list(prepared.input_shape), "n_features": n_in,
-        "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
-                  "test": len(prepared.X_test)},
-        "loss": loss})
     rf.write_json(folder / rf.METRICS, {**results, "epochs": ran, "seconds": round(seconds, 3)})
+    rf.set_status(folder, rf.COMPLETE)
     pictures = draw(folder, history, net, prepared)
     click.echo(f"trained {ran} epochs in {seconds:.1f} s; wrote {folder}/ (model.safetensors, "
                f"history.csv, metrics.json{''.join(', ' + p for p in pictures)})")
     summary = "  ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in results.items())
     click.echo(summary)
     click.echo(f"test accuracy {results['test']['accuracy']:.3f}")
+
+
+def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
+    """The folder and config of a run to resume; only --epochs and --progress may be given
+    beside --resume (the run's own options rebuild everything else)."""
+    extra = given - {"resume", "epochs", "progress", "data_workers"}
+    if extra:
+        names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+        raise UserError(f"--resume continues a run with its own options; {names} cannot be "
+                        "changed (only --epochs, to train longer)", CMD)
+    folder = rf.run_folder(run, CMD)
+    config = rf.read_json(folder, rf.CONFIG, CMD, required=("options", "status"))
+    if not (folder / rf.CHECKPOINT).exists():
+        raise UserError(f"run {run!r} has no {rf.CHECKPOINT} to resume from (it was trained "
+                        "with --checkpoint-every 0, or killed before its first checkpoint)",
+                        CMD)
+    return folder, config

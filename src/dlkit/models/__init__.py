@@ -7,6 +7,7 @@ from dlkit.models.inception import InceptionModule, InceptionSmall
 from dlkit.models.lenet import LeNet5
 from dlkit.models.mlp import ACTIVATIONS, mlp
 from dlkit.models.mobilenet import DepthwiseSeparable, MobileNet
+from dlkit.models.neural_lm import NeuralLM, context_windows
 from dlkit.models.resnet import (
     BasicBlock,
     ConvolutionalBlock,
@@ -24,3 +25,4 @@ __all__ = [
     "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19", "UNet", "UpsamplingBlock",
     "YOLOSmall",
 ]
+__all__ += ["NeuralLM", "context_windows"]

@@ -132,24 +132,32 @@ class LogSoftmax(Function):
 
 
 def sigmoid(z: Any) -> Tensor:
+    """a = sigma(z) = 1 / (1 + e^-z), computed without overflow;  dz = da * a (1 - a)."""
     return Sigmoid()(as_tensor(z))
 
 
 def tanh(z: Any) -> Tensor:
+    """a = tanh(z);  dz = da * (1 - a^2). Shape of z."""
     return Tanh()(as_tensor(z))
 
 
 def relu(z: Any) -> Tensor:
+    """a = max(0, z);  dz = da * [z > 0] (the notes' g'(z) for ReLU). Shape of z."""
     return ReLU()(as_tensor(z))
 
 
 def leaky_relu(z: Any, slope: float = 0.01) -> Tensor:
+    """a = z if z > 0 else slope * z;  dz = da * (1 if z > 0 else slope). Shape of z."""
     return LeakyReLU(slope)(as_tensor(z))
 
 
 def softmax(z: Any, axis: int = -1) -> Tensor:
+    """a_i = e^{z_i} / sum_j e^{z_j} along ``axis`` (the max subtracted first);
+    dz = a * (da - sum(da * a)). Shape of z."""
     return Softmax(axis)(as_tensor(z))
 
 
 def log_softmax(z: Any, axis: int = -1) -> Tensor:
+    """y = z - logsumexp(z) along ``axis`` (stable: the max is subtracted first);
+    dz = dy - softmax(z) * sum(dy). Shape of z."""
     return LogSoftmax(axis)(as_tensor(z))

@@ -184,6 +184,9 @@ def diagnose_run(folder: str | Path, *, human: float | None = None,
     from dlkit.strategy.experiment import read_run
 
     run = read_run(folder)
+    if run.status != "complete":
+        raise ValueError(f"diagnose: run {str(folder)!r} is unfinished (status "
+                         f"{run.status!r}): it has no final train/dev/test errors to diagnose")
     values = {}
     for level in ("train", "train_dev", "dev", "test"):
         key = f"{level}_{metric}"
