@@ -25,10 +25,12 @@ def cli() -> None:
 # commands register on the group when imported
 from dlkit.cli import (  # noqa: E402,F401
     charlm,
+    detect,
     diagnose,
     embed,
     evaluate,
     runs,
+    segment,
     speech,
     style,
     train,

@@ -22,12 +22,15 @@ from dlkit.models.siamese import (
     conv_encoder,
     embedding_net,
 )
+from dlkit.models.unet import UNet, UpsamplingBlock
 from dlkit.models.vgg import VGG, vgg16, vgg19
+from dlkit.models.yolo import YOLOSmall
 
 __all__ = [
     "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
     "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
     "EmbeddingNet", "L2Normalize", "PairClassifier", "conv_encoder", "embedding_net",
+    "UNet", "UpsamplingBlock", "YOLOSmall",
 ]
 __all__ += ["NeuralLM", "context_windows"]
