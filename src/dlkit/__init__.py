@@ -1,6 +1,7 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
 from dlkit import (
+    audio,
     data,
     distributed,
     io,
@@ -13,6 +14,7 @@ from dlkit import (
     strategy,
     text,
     train,
+    vision,
 )
 from dlkit.backend import (
     get_default_dtype,
@@ -49,12 +51,12 @@ from dlkit.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTypeError", "Function", "ShapeError", "Tensor", "UserError", "arange", "as_tensor", "data",
-    "distributed",
+    "DTypeError", "Function", "ShapeError", "Tensor", "UserError", "arange", "as_tensor",
+    "audio", "data", "distributed",
     "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
     "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
     "manual_seed", "metrics", "models", "nn", "no_grad", "strategy", "ones", "ones_like",
     "ops", "optim", "plot",
     "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "text", "train",
-    "zeros", "zeros_like", *ops.__all__,
+    "vision", "zeros", "zeros_like", *ops.__all__,
 ]

@@ -21,10 +21,11 @@ def equivalence(tmp_path_factory):
     return json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "lstm"])
+@pytest.mark.parametrize("kind", ["mlp", "mlp_loader", "cnn", "lstm"])
 def test_two_ranks_equal_one_process(equivalence, kind):
     # cnn: BatchNorm2d converted to SyncBatchNorm, compared with plain batch norm on the
-    # whole batch in one process (weights and running averages)
+    # whole batch in one process (weights and running averages); mlp_loader: fit given a
+    # DataLoader without a sampler (sharded by fit, its batch size the global batch)
     assert equivalence["world"] == 2
     assert equivalence[kind + "_keys"]
     assert equivalence[kind] < TOL

@@ -155,11 +155,9 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
                                                   every=o["checkpoint_every"]))
     initial_epoch = 0
     if resume_from is not None:
-        from dlkit.cli.train import _truncate_history
-
         initial_epoch = dl.io.load_checkpoint(folder / rf.CHECKPOINT, model, optimizer,
                                               callbacks=callbacks)["epoch"]
-        _truncate_history(folder / rf.HISTORY, initial_epoch)
+        rf.truncate_history(folder / rf.HISTORY, initial_epoch)
     callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY),
                                         append=resume_from is not None))
     n_chars = len(vocab) - len(dl.text.SPECIALS)

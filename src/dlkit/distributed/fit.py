@@ -5,9 +5,10 @@ started under ``mpiexec``) changes.
 - Arrays X, y (or a map-style dataset) are sharded: each rank reads batches of
   ``batch_size / N`` from a ``DistributedSampler`` (every rank draws the epoch's
   permutation seed from the dlkit generator and takes rank 0's), so the N local batches of a
-  step are together the global batch of ``batch_size`` examples. A ``DataLoader`` with a
-  ``DistributedSampler`` gets ``set_epoch`` each epoch; any other loader is the user's to
-  shard (each rank then trains on what it yields).
+  step are together the global batch of ``batch_size`` examples. A dlkit ``DataLoader``
+  without a sampler is rebuilt the same way (its ``batch_size`` is then the global batch);
+  one with a ``DistributedSampler`` gets ``set_epoch`` each epoch; any other loader or
+  stream is the user's to shard (each rank trains on what it yields).
 - After backward and before clipping and the update, the gradients are averaged over the
   ranks (``GradientAverager``). The L2 cost term uses the global batch size.
 - ``DistributedLogs`` (order -1000, before every other callback) averages each batch's loss
@@ -105,6 +106,29 @@ class DistributedStop(Callback):
             self.trainer.stop_training = bool(flag > 0)
 
 
+def _shardable(loader: Any) -> bool:
+    """A dlkit DataLoader over arrays or a map-style dataset, in its own order (no sampler)."""
+    return isinstance(loader, DataLoader) and loader.sampler is None and not loader.streaming
+
+
+def _shard_loader(loader: DataLoader, world: int,
+                  me: int) -> tuple[DataLoader, DistributedSampler]:
+    """The same loader (its batch size the global batch) reading this rank's shard."""
+    if loader.batch_size % world:
+        raise ValueError(f"fit: the DataLoader's batch_size {loader.batch_size} (the global "
+                         f"batch) is not divisible by the {world} ranks; pass a multiple of "
+                         f"{world}")
+    sampler = DistributedSampler(loader.m, world, me, shuffle=loader.shuffle)
+    data = loader.arrays if loader.arrays_mode else (loader.dataset,)
+    shard = DataLoader(*data, batch_size=loader.batch_size // world, shuffle=False,
+                       drop_last=loader.drop_last, transform=loader.transform,
+                       collate_fn=loader.collate_fn, num_workers=loader.num_workers,
+                       prefetch=loader.prefetch, sampler=sampler, timeout=loader.timeout,
+                       multiprocessing_context=loader.multiprocessing_context,
+                       persistent_workers=loader.persistent_workers)
+    return shard, sampler
+
+
 def prepare(model: Module, X: Any, y: Any, train_data: Any, batch_size: int, shuffle: bool,
             transform: Callable | None, callbacks: Sequence[Any], verbose: int,
             l2: float) -> tuple[Any, list[Any], int, Callable[[], None], float]:
@@ -123,6 +147,8 @@ def prepare(model: Module, X: Any, y: Any, train_data: Any, batch_size: int, shu
                                 sampler=sampler, transform=transform)
     elif isinstance(getattr(train_data, "sampler", None), DistributedSampler):
         sampler = train_data.sampler
+    elif _shardable(train_data):
+        train_data, sampler = _shard_loader(train_data, world, me)
     elif world > 1 and me == 0:
         warnings.warn(f"fit: training on {world} ranks from a {type(train_data).__name__} "
                       "that has no DistributedSampler: each rank trains on all the batches it "

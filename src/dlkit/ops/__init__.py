@@ -2,6 +2,7 @@
 
 from dlkit.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from dlkit.ops.conv import conv1d, conv2d, conv3d, depthwise_conv2d, zero_pad
+from dlkit.ops.ctc import ctc_loss as ctc_loss  # to __all__ once op_registry has a case
 from dlkit.ops.dropout import dropout
 from dlkit.ops.elementwise import (
     abs,

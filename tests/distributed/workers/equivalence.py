@@ -37,25 +37,30 @@ def cnn():
 
 def data(kind):
     rng = np.random.default_rng(7)
-    shape = {"mlp": (5,), "cnn": (6, 6, 2), "lstm": (5, 3)}[kind]
+    shape = {"mlp": (5,), "mlp_loader": (5,), "cnn": (6, 6, 2), "lstm": (5, 3)}[kind]
     X = rng.standard_normal((B * STEPS, *shape))
     return X, rng.integers(0, 4, B * STEPS)
 
 
 def train(kind, distributed, sync_bn):
     dl.manual_seed(3)
-    model = {"mlp": mlp, "cnn": cnn, "lstm": LastStep}[kind]()
+    model = {"mlp": mlp, "mlp_loader": mlp, "cnn": cnn, "lstm": LastStep}[kind]()
     if sync_bn:
         dl.distributed.SyncBatchNorm.convert(model)
     opt = dl.optim.Adam(model.parameters(), lr=0.01)
     X, y = data(kind)
+    if kind == "mlp_loader":   # a DataLoader without a sampler: fit shards it
+        loader = dl.data.DataLoader(X, y, batch_size=B, shuffle=False)
+        dl.train.fit(model, "cross_entropy", opt, loader, epochs=1, distributed=distributed,
+                     metrics=())
+        return model.state_dict()
     dl.train.fit(model, "cross_entropy", opt, X, y, epochs=1, batch_size=B, shuffle=False,
                  distributed=distributed, metrics=())
     return model.state_dict()
 
 
 out = {}
-for kind in ("mlp", "cnn", "lstm"):
+for kind in ("mlp", "mlp_loader", "cnn", "lstm"):
     dist_state = train(kind, None, kind == "cnn")   # distributed by itself under mpiexec
     if dl.distributed.is_main():
         one = train(kind, False, False)
