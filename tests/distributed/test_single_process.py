@@ -83,8 +83,12 @@ def test_sync_batch_norm_is_batch_norm_in_one_process():
 
         again = module_from_config(to_config(model))
         assert isinstance(again[1], SyncBatchNorm)
+        gamma = model[1].gamma
+        SyncBatchNorm.revert(model)
+        assert type(model[1]) is nn.BatchNorm2d and model[1].gamma is gamma
+        np.testing.assert_array_equal(model(x).data, ref(x).data)
         with pytest.raises(dl.ShapeError, match="SyncBatchNorm"):
-            model[1](dl.tensor(np.ones((2, 4))))
+            again[1](dl.tensor(np.ones((2, 4))))
     finally:
         dl.set_default_dtype("float32")
 

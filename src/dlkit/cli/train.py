@@ -253,6 +253,8 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     parts = splits(prepared)
     validation = parts.get("dev")
     validation = validation[0] if folder_data or validation is None else validation
+    if sharded:  # batch norm on the global batch: N ranks train as one process would
+        dl.distributed.SyncBatchNorm.convert(net)
     start = time.perf_counter()
     try:
         dl.train.fit(net, loss, opt, *parts["train"],
@@ -264,6 +266,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     except UserError:
         rf.set_status(folder, rf.FAILED)
         raise
+    dl.distributed.SyncBatchNorm.revert(net)
     if not dl.distributed.is_main():
         return  # under mpiexec, rank 0 reports and writes the run folder
     seconds = time.perf_counter() - start

@@ -87,7 +87,8 @@ class SyncBatchNorm(BatchNorm1d):
     """Batch norm over the last axis (dense (m, n) or images (m, n_H, n_W, n_C)) whose
     training statistics are those of the global batch over all ranks. In eval mode, or in a
     world of one, it is ``BatchNorm1d``/``BatchNorm2d``. ``SyncBatchNorm.convert(model)``
-    replaces every batch norm of a model, keeping its weights and running averages."""
+    replaces every batch norm of a model, keeping its weights and running averages;
+    ``SyncBatchNorm.revert(model)`` puts them back."""
 
     expected_ndim = 0   # any ndim >= 2
 
@@ -115,8 +116,30 @@ class SyncBatchNorm(BatchNorm1d):
         return model
 
     @classmethod
+    def revert(cls, model: Module) -> Module:
+        """Undo ``convert``: each ``SyncBatchNorm`` becomes the batch norm it replaced
+        (``BatchNorm1d`` when it was built directly), with the same weights and averages."""
+        if isinstance(model, cls):
+            return model._back()
+        for _, module in list(model.named_modules()):
+            for name, child in list(module._modules.items()):
+                if isinstance(child, cls):
+                    setattr(module, name, child._back())
+        return model
+
+    def _back(self) -> BatchNorm1d:
+        kind = getattr(self, "_origin", BatchNorm1d)
+        old = kind(self.n_features, self.momentum, self.eps, dtype=self.gamma.dtype)
+        old.gamma, old.beta = self.gamma, self.beta
+        old.register_buffer("running_mean", self.running_mean)
+        old.register_buffer("running_var", self.running_var)
+        old.train(self.training)
+        return old
+
+    @classmethod
     def _from(cls, bn: BatchNorm1d) -> SyncBatchNorm:
         new = cls(bn.n_features, bn.momentum, bn.eps, dtype=bn.gamma.dtype)
+        object.__setattr__(new, "_origin", type(bn))
         new.gamma, new.beta = bn.gamma, bn.beta
         new.register_buffer("running_mean", bn.running_mean)
         new.register_buffer("running_var", bn.running_var)
