@@ -68,9 +68,11 @@ def read_model_state(path: PathLike, func: str) -> tuple[dict[str, np.ndarray],
             from e
 
 
-def load(path: PathLike) -> Module:
+def load(path: PathLike, device: Any = None) -> Module:
     """Rebuild the model saved by ``save`` (or in a checkpoint of a model with a config) and
-    load its weights. Building does not consume draws of the dlkit RNG."""
+    load its weights, on ``device`` (``"cuda"``; default the CPU). Files always hold host
+    arrays, whatever the device of the saved model. Building does not consume draws of the
+    dlkit RNG."""
     state, metadata = read_model_state(path, "load")
     if CONFIG not in metadata:
         raise ValueError(f"load: {str(path)!r} holds weights without a model config (written "
@@ -85,7 +87,7 @@ def load(path: PathLike) -> Module:
     finally:
         set_rng_state(rng)
     _load_state("load", path, model, state, strict=True)
-    return model
+    return model if device is None else model.to(device)
 
 
 def load_weights(model: Module, path: PathLike, strict: bool = True) -> Module:
