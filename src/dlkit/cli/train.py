@@ -129,6 +129,9 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
                    "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Train on cpu, or on cuda / cuda:N (an NVIDIA GPU through CuPy: "
+                   "pip install 'dlkit[gpu]').")
 @click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
               show_default=True, help="charlm: a character-level language model on --dataset "
               "dinos (bundled) or a text file; the options that apply are forwarded to "
@@ -143,7 +146,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           crop: int | None, color_shift: float | None, rotate: float | None,
           early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
           checkpoint_every: int | None, resume: str | None, progress: bool,
-          task: str) -> None:
+          device: str, task: str) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     ctx = click.get_current_context()
     if task == "charlm":
@@ -153,6 +156,10 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         return
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    try:
+        dev = dl.device(device)
+    except (dl.DeviceError, ValueError, TypeError) as e:
+        raise UserError(f"--device {device}: {e}", CMD) from None
     if resume is not None:
         folder, config = _resumable(resume, given)
         opts = {**config["options"], **({"epochs": epochs} if "epochs" in given else {})}
@@ -164,7 +171,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
         dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
                                "progress", "task", "model", "overwrite", "checkpoint_every",
-                               "resume"}
+                               "resume", "device"}
         opts = recipes.resolve_options(options, dense_given, CMD)
         every = checkpoint_every if checkpoint_every is not None else (
             1 if opts["model"] in recipes.IMAGE_MODELS else 10)
@@ -216,16 +223,26 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
                f"({net.num_parameters()} parameters); {opts['optimizer']} lr={opts['lr']}"
                + (f"; resuming after epoch {initial_epoch}" if resume is not None else ""))
     validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
+    data, y_train, transform = prepared.X_train, prepared.y_train, recipe.transform
+    if dev != "cpu":  # the model and optimizer on the device; batches moved once each
+        net.to(dev)
+        data, y_train, transform = dl.data.DataLoader(
+            prepared.X_train, prepared.y_train, batch_size=opts["batch_size"],
+            transform=recipe.transform, device=dev), None, None
+        if validation is not None:
+            validation = dl.data.DataLoader(*validation, batch_size=256, shuffle=False,
+                                            device=dev)
     start = time.perf_counter()
     try:
-        dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train,
+        dl.train.fit(net, loss, opt, data, y_train,
                      epochs=opts["epochs"], batch_size=opts["batch_size"],
                      validation_data=validation, callbacks=callbacks, l2=opts["l2"],
-                     verbose=int(progress), transform=recipe.transform,
+                     verbose=int(progress), transform=transform,
                      initial_epoch=initial_epoch)
     except UserError:
         rf.set_status(folder, rf.FAILED)
         raise
+    net.to("cpu")  # evaluation and files on the host
     seconds = time.perf_counter() - start
     history = dl.train.History.from_csv(folder / rf.HISTORY)
     ran = len(history["loss"])
@@ -253,7 +270,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
 def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
     """The folder and config of a run to resume; only --epochs and --progress may be given
     beside --resume (the run's own options rebuild everything else)."""
-    extra = given - {"resume", "epochs", "progress"}
+    extra = given - {"resume", "epochs", "progress", "device"}
     if extra:
         names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
         raise UserError(f"--resume continues a run with its own options; {names} cannot be "
