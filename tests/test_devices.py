@@ -251,3 +251,17 @@ def test_fit_on_the_device_matches_the_cpu():
     np.testing.assert_allclose(loss_dev, loss_cpu, rtol=1e-5)
     np.testing.assert_allclose(acc_dev, acc_cpu)
     assert loss_cpu[-1] < loss_cpu[0]
+
+
+def test_fit_moves_outputs_to_the_host_once_per_epoch(monkeypatch):
+    calls = []
+    original = StrictArray.get
+    monkeypatch.setattr(StrictArray, "get", lambda self: calls.append(self.shape) or
+                        original(self))
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 3)).astype(np.float32), rng.integers(0, 2, 64)
+    model = dl.nn.Linear(3, 2).to(DEV)
+    opt = dl.optim.SGD(model.parameters(), lr=0.1)
+    dl.train.fit(model, "cross_entropy", opt, dl.data.DataLoader(X, y, batch_size=8, device=DEV),
+                 epochs=2)
+    assert sorted(calls) == sorted([(64, 2), (64,)] * 2)  # outputs and targets, per epoch

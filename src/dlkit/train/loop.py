@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import to_numpy
+from dlkit.backend import array_module, to_numpy
 from dlkit.data.dataset import is_iterable_dataset, is_map_dataset
 from dlkit.data.loader import DataLoader
 from dlkit.metrics import get_metric
@@ -99,14 +99,14 @@ class _EpochMeans:
         self.sums["loss"] = self.sums.get("loss", 0.0) + value * size
         for k, v in out.logs.items():
             self.sums[k] = self.sums.get(k, 0.0) + float(_scalar(v)) * size
-        if self.keep and out.outputs is not None:
-            self.outputs.append(_numpy(out.outputs))
-            self.targets.append(_numpy(out.targets))
+        if self.keep and out.outputs is not None:  # kept where they are (a GPU's memory)
+            self.outputs.append(_array(out.outputs))
+            self.targets.append(_array(out.targets))
 
     def logs(self, step: Step, metric_fns: dict[str, Callable[..., float]]) -> dict[str, float]:
         logs = {k: v / max(self.weight, 1) for k, v in self.sums.items()}
         if metric_fns and self.outputs:
-            outputs, targets = np.concatenate(self.outputs), np.concatenate(self.targets)
+            outputs, targets = _host_concatenate(self.outputs), _host_concatenate(self.targets)
             for name, fn in metric_fns.items():
                 logs[name] = fn(outputs, targets, step.output)
         logs.update(step.epoch_logs(logs))
@@ -119,6 +119,20 @@ def _scalar(v: Any) -> float:
 
 def _numpy(v: Any) -> np.ndarray:
     return to_numpy(v.data if isinstance(v, Tensor) else v)
+
+
+def _array(v: Any) -> Any:
+    v = v.data if isinstance(v, Tensor) else v
+    return v if hasattr(v, "shape") else np.asarray(v)
+
+
+def _host_concatenate(arrays: list) -> np.ndarray:
+    """One array on the host from an epoch's batches: concatenated where they are, then
+    moved once (one copy from a GPU per epoch, not one per batch)."""
+    xps = {id(array_module(a)): array_module(a) for a in arrays}
+    if len(xps) == 1:
+        return to_numpy(next(iter(xps.values())).concatenate(arrays))
+    return np.concatenate([to_numpy(a) for a in arrays])
 
 
 def _metric_fns(metrics: Sequence[str]) -> dict[str, Callable[..., float]]:
