@@ -90,7 +90,7 @@ def register_device(name: str, xp: Any, array_type: type, from_host: Callable[[A
 
 # ---- CUDA through CuPy ------------------------------------------------------------------------
 _INSTALL = ("install CuPy for your CUDA version: pip install 'dlkit[gpu]' (cupy-cuda12x, "
-            "CUDA 12) or pip install cupy-cuda11x (CUDA 11)")
+            "CUDA 12), or pip install cupy-cuda13x / cupy-cuda11x (CUDA 13 / 11)")
 
 
 def _load_cupy() -> Any:
