@@ -265,3 +265,46 @@ def test_fit_moves_outputs_to_the_host_once_per_epoch(monkeypatch):
     dl.train.fit(model, "cross_entropy", opt, dl.data.DataLoader(X, y, batch_size=8, device=DEV),
                  epochs=2)
     assert sorted(calls) == sorted([(64, 2), (64,)] * 2)  # outputs and targets, per epoch
+
+
+_LAYERS = [
+    ("lenet5", lambda: dl.models.LeNet5(input_size=28, activation="relu", pool="max"),
+     (2, 28, 28, 1)),
+    ("inception", lambda: dl.models.InceptionSmall(), (2, 16, 16, 3)),
+    ("mobilenet", lambda: dl.models.MobileNet(5, width=0.25, blocks=[[16, 1], [32, 2]]),
+     (2, 16, 16, 3)),
+    ("resnet_small", lambda: dl.models.ResNetSmall(widths=(4, 8), blocks=(1, 1)),
+     (2, 16, 16, 3)),
+    ("conv1d", lambda: dl.nn.Sequential(dl.nn.Conv1d(3, 4, 3), dl.nn.MaxPool1d(2),
+                                        dl.nn.AvgPool1d(1)), (2, 10, 3)),
+    ("conv3d", lambda: dl.nn.Sequential(dl.nn.Conv3d(2, 3, 2), dl.nn.MaxPool3d(2),
+                                        dl.nn.AvgPool3d(1)), (2, 5, 5, 5, 2)),
+    ("pad_pool_depthwise", lambda: dl.nn.Sequential(dl.nn.ZeroPad2d(1), dl.nn.AvgPool2d(2),
+                                                    dl.nn.DepthwiseConv2d(3, 3)),
+     (2, 8, 8, 3)),
+    ("gru", lambda: dl.nn.GRU(3, 5, return_sequences=True), (2, 6, 3)),
+    ("rnn", lambda: dl.nn.RNN(3, 5), (2, 6, 3)),
+    ("bilstm", lambda: dl.nn.Bidirectional(dl.nn.LSTM(3, 4, return_sequences=True)),
+     (2, 6, 3)),
+    ("time_distributed", lambda: dl.nn.TimeDistributed(dl.nn.Linear(3, 2)), (2, 6, 3)),
+]
+
+
+@pytest.mark.parametrize("make,shape", [c[1:] for c in _LAYERS], ids=[c[0] for c in _LAYERS])
+def test_layers_and_zoo_models_on_a_device_equal_the_cpu(make, shape):
+    X = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    dl.manual_seed(0)
+    model = make()
+    ref = model(dl.tensor(X))
+    ref.sum().backward()
+    grads = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    model.to(DEV)
+    out = model(dl.tensor(X, device=DEV))
+    out.sum().backward()
+    assert isinstance(out.data, StrictArray)
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+    for p, g in zip(model.parameters(), grads):
+        np.testing.assert_allclose(to_numpy(p.grad), g, rtol=1e-4, atol=1e-5)
+    model.eval()
+    assert model(dl.tensor(X, device=DEV)).device == DEV
