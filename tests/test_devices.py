@@ -308,3 +308,20 @@ def test_layers_and_zoo_models_on_a_device_equal_the_cpu(make, shape):
         np.testing.assert_allclose(to_numpy(p.grad), g, rtol=1e-4, atol=1e-5)
     model.eval()
     assert model(dl.tensor(X, device=DEV)).device == DEV
+
+
+def test_factories_take_a_device_and_draw_the_same_numbers_there():
+    for make in (lambda d: dl.zeros(2, 3, device=d), lambda d: dl.ones(2, device=d),
+                 lambda d: dl.full((2,), 3.0, device=d), lambda d: dl.arange(4, device=d),
+                 lambda d: dl.eye(3, device=d), lambda d: dl.randint(0, 5, (3,), device=d)):
+        dl.manual_seed(0)
+        a = make(DEV)
+        dl.manual_seed(0)
+        np.testing.assert_array_equal(a.numpy(), make(None).numpy())
+        assert a.device == DEV
+    dl.manual_seed(1)
+    a = dl.randn(3, 2, device=DEV, requires_grad=True)
+    dl.manual_seed(1)
+    np.testing.assert_array_equal(a.numpy(), dl.randn(3, 2).numpy())
+    assert a.requires_grad and a.device == DEV and dl.rand(2, device=DEV).device == DEV
+    assert dl.zeros_like(a).device == DEV and dl.ones_like(a).device == DEV
