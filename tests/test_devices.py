@@ -325,3 +325,19 @@ def test_factories_take_a_device_and_draw_the_same_numbers_there():
     np.testing.assert_array_equal(a.numpy(), dl.randn(3, 2).numpy())
     assert a.requires_grad and a.device == DEV and dl.rand(2, device=DEV).device == DEV
     assert dl.zeros_like(a).device == DEV and dl.ones_like(a).device == DEV
+
+
+def test_fit_evaluate_predict_move_array_batches_to_the_models_device():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    dl.manual_seed(0)
+    model = dl.nn.Sequential(dl.nn.Linear(3, 8), dl.nn.ReLU(), dl.nn.Linear(8, 2)).to(DEV)
+    opt = dl.optim.Adam(model.parameters(), lr=0.05)
+    hist = dl.train.fit(model, "cross_entropy", opt, X, y, epochs=3, batch_size=8,
+                        validation_data=(X, y))
+    assert "val_loss" in hist.history
+    logs = dl.train.evaluate(model, "cross_entropy", X, y)
+    out = dl.train.predict(model, X)
+    assert type(out) is np.ndarray and out.shape == (40, 2)
+    assert logs["accuracy"] == np.mean(out.argmax(1) == y)

@@ -223,21 +223,13 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
                f"({net.num_parameters()} parameters); {opts['optimizer']} lr={opts['lr']}"
                + (f"; resuming after epoch {initial_epoch}" if resume is not None else ""))
     validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
-    data, y_train, transform = prepared.X_train, prepared.y_train, recipe.transform
-    if dev != "cpu":  # the model and optimizer on the device; batches moved once each
-        net.to(dev)
-        data, y_train, transform = dl.data.DataLoader(
-            prepared.X_train, prepared.y_train, batch_size=opts["batch_size"],
-            transform=recipe.transform, device=dev), None, None
-        if validation is not None:
-            validation = dl.data.DataLoader(*validation, batch_size=256, shuffle=False,
-                                            device=dev)
+    net.to(dev)  # fit moves each batch to the model's device; the optimizer's state follows
     start = time.perf_counter()
     try:
-        dl.train.fit(net, loss, opt, data, y_train,
+        dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train,
                      epochs=opts["epochs"], batch_size=opts["batch_size"],
                      validation_data=validation, callbacks=callbacks, l2=opts["l2"],
-                     verbose=int(progress), transform=transform,
+                     verbose=int(progress), transform=recipe.transform,
                      initial_epoch=initial_epoch)
     except UserError:
         rf.set_status(folder, rf.FAILED)
