@@ -341,3 +341,24 @@ def test_fit_evaluate_predict_move_array_batches_to_the_models_device():
     out = dl.train.predict(model, X)
     assert type(out) is np.ndarray and out.shape == (40, 2)
     assert logs["accuracy"] == np.mean(out.argmax(1) == y)
+
+
+def test_attention_model_and_charlm_with_ids_on_either_device():
+    from dlkit.nn.attention import AttentionModel
+    from dlkit.text.charlm import CharLM
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 6, (2, 5))
+    ids[0, -2:] = 0  # padding
+    for model, ids_ in ((AttentionModel(6, 4, 3, 4, 5), ids), (CharLM(6, 3, 4), ids)):
+        dl.manual_seed(0)
+        ref = model(dl.tensor(ids_))
+        ref = ref[0] if isinstance(ref, tuple) else ref
+        model.to(DEV)
+        for given in (ids_, dl.tensor(ids_, device=DEV)):
+            out = model(given)
+            out = out[0] if isinstance(out, tuple) else out
+            assert out.device == DEV
+            np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+        assert isinstance(model.embedding.mask(dl.tensor(ids_, device=DEV)), StrictArray) \
+            if hasattr(model, "embedding") else True

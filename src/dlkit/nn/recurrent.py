@@ -254,9 +254,10 @@ class Embedding(Module):
         return out
 
     def mask(self, idx: Any) -> np.ndarray:
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        idx = idx.data if isinstance(idx, Tensor) else idx
+        idx = idx if hasattr(idx, "dtype") else np.asarray(idx)  # on its device
         if self.padding_idx is None:
-            return np.ones(idx.shape, get_default_dtype())
+            return array_module(idx).ones(idx.shape, get_default_dtype())
         return (idx != self.padding_idx).astype(get_default_dtype())
 
     def get_config(self) -> dict[str, Any]:
