@@ -10,10 +10,10 @@ import os
 
 import numpy as np
 import pytest
+from device_cases import grads, run_case
 from op_registry import CASES, upstream_weights
 
 import dlkit as dl
-from dlkit.backend import to_numpy
 
 pytestmark = pytest.mark.gpu
 GPU = os.environ.get("DLKIT_GPU_TEST_DEVICE", "cuda")  # "strict": a dry run on the CPU
@@ -21,28 +21,15 @@ DEVICES = ["cpu", GPU]
 TOL = {np.float64: (1e-9, 1e-11), np.float32: (2e-3, 2e-4)}
 
 
-def _run(case, device, dtype):
-    import types
-
-    xs = [dl.tensor(x.astype(dtype), requires_grad=True, device=device) for x in case.inputs]
-    f = case.f
-    names = set(f.__code__.co_names)  # the case's labels/masks on the device, as a user would
-    moved = {k: (dl.tensor(v, device=device).data if isinstance(v, np.ndarray) and k in names
-                 else v) for k, v in f.__globals__.items()}
-    out = types.FunctionType(f.__code__, moved, f.__name__, f.__defaults__, f.__closure__)(*xs)
-    w = dl.tensor(upstream_weights(out.shape, out.dtype), device=device)
-    (out * w).sum().backward()
-    return out.numpy(), [None if x.grad is None else to_numpy(x.grad) for x in xs]
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_op_on_cupy_equals_numpy(case, dtype):
     dl.set_default_dtype(dtype)
     dl.manual_seed(0)
-    ref, ref_g = _run(case, "cpu", dtype)
+    ref, ref_xs = run_case(case, "cpu", dtype)
     dl.manual_seed(0)
-    out, g = _run(case, GPU, dtype)
+    out, xs = run_case(case, GPU, dtype)
+    ref, ref_g, out, g = ref.numpy(), grads(ref_xs), out.numpy(), grads(xs)
     rtol, atol = TOL[dtype]
     if "dropout" in case.name:  # device draws differ from the host's: check the rule only
         assert out.shape == ref.shape

@@ -159,11 +159,9 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
                                                   every=o["checkpoint_every"]))
     initial_epoch = 0
     if resume_from is not None:
-        from dlkit.cli.train import _truncate_history
-
         initial_epoch = dl.io.load_checkpoint(folder / rf.CHECKPOINT, model, optimizer,
                                               callbacks=callbacks)["epoch"]
-        _truncate_history(folder / rf.HISTORY, initial_epoch)
+        rf.truncate_history(folder / rf.HISTORY, initial_epoch)
     model.to(device)  # the optimizer's state follows; the batches' ids follow the weights
     callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY),
                                         append=resume_from is not None))

@@ -264,5 +264,31 @@ class Embedding(Module):
         return {"vocab_size": self.vocab_size, "dim": self.dim, "padding_idx": self.padding_idx,
                 "dtype": self.weight.dtype.name}
 
+    @classmethod
+    def from_vectors(cls, vectors: Any, vocab: Any = None, freeze: bool = True,
+                     padding_idx: int | None = None) -> Embedding:
+        """Pretrained embeddings for transfer (the notes' step 2): ``vectors`` a (V, dim) array,
+        or a table with ``matrix_for(tokens)`` (``dlkit.text.WordVectors``) and ``vocab`` its
+        tokens in id order (a list, or a ``Vocab``: then ``<PAD>`` is the padding row, kept at
+        zero; tokens without a vector get zeros). ``freeze`` keeps the rows fixed in training."""
+        if vocab is not None:
+            tokens = list(getattr(vocab, "tokens", vocab))
+            weight = np.asarray(vectors.matrix_for(tokens))
+            if padding_idx is None and tokens and tokens[0] == "<PAD>":
+                padding_idx = 0
+        else:
+            weight = np.asarray(vectors.vectors if hasattr(vectors, "vectors") else vectors)
+        if weight.ndim != 2:
+            raise ShapeError(f"Embedding.from_vectors: expected a (vocab, dim) matrix, got "
+                             f"shape {weight.shape}")
+        dtype = weight.dtype if weight.dtype.kind == "f" else None
+        layer = cls(weight.shape[0], weight.shape[1], padding_idx, dtype=dtype)
+        layer.weight.data[...] = weight
+        if padding_idx is not None:
+            layer.weight.data[padding_idx] = 0
+        if freeze:
+            layer.freeze()
+        return layer
+
 
 __all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "Embedding", "TimeDistributed"]

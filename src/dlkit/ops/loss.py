@@ -40,6 +40,25 @@ def _check_reduction(op: str, reduction: str) -> None:
         raise ValueError(f"{op}: expected reduction in {_REDUCTIONS}, got {reduction!r}")
 
 
+def _check_unit_interval(op: str, what: str, x: Tensor, hint: str = "",
+                         slack: float = 0.0) -> None:
+    """Refuse values outside [0, 1], give or take ``slack`` (one min and one max; NaN passes,
+    for the training loop to report as divergence)."""
+    data = x.data
+    if data.size == 0 or data.dtype.kind == "b":
+        return
+    lo, hi = float(data.min()), float(data.max())
+    if lo < -slack or hi > 1 + slack:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{op}: expected {what} in [0, 1], got {bad:g} (values from {lo:g} "
+                         f"to {hi:g}){'; ' + hint if hint else ''}")
+
+
+_TARGET_SLACK = 1e-6  # rounding in soft targets, and a gradient check's nudge of a 0/1 target
+_BINARY_TARGETS = ("labels 0/1 or probabilities; for more than two classes use cross_entropy "
+                   "with integer labels 0..C-1")
+
+
 def _target(y: Any, like: Tensor) -> Tensor:
     """A target as a tensor of the prediction's float dtype (so float32 stays float32)."""
     y = as_tensor(y)
@@ -177,6 +196,9 @@ def binary_cross_entropy(a: Any, y: Any, reduction: str = "mean") -> Tensor:
     a = as_tensor(a)
     y = _target(y, a)
     _check_same_shape("binary_cross_entropy", a, y)
+    _check_unit_interval("binary_cross_entropy", "probabilities a", a,
+                         "pass sigmoid outputs, or logits to binary_cross_entropy_with_logits")
+    _check_unit_interval("binary_cross_entropy", "targets", y, _BINARY_TARGETS, _TARGET_SLACK)
     return BinaryCrossEntropy(reduction)(a, y)
 
 
@@ -186,6 +208,8 @@ def binary_cross_entropy_with_logits(z: Any, y: Any, reduction: str = "mean") ->
     z = as_tensor(z)
     y = _target(y, z)
     _check_same_shape("binary_cross_entropy_with_logits", z, y)
+    _check_unit_interval("binary_cross_entropy_with_logits", "targets", y, _BINARY_TARGETS,
+                         _TARGET_SLACK)
     return BinaryCrossEntropyWithLogits(reduction)(z, y)
 
 
