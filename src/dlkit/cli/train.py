@@ -130,6 +130,9 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
                    "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Train on cpu, or on cuda / cuda:N (an NVIDIA GPU through CuPy: "
+                   "pip install 'dlkit[gpu]').")
 @click.option("--task", type=click.Choice(["classify", "charlm", "sentiment"]),
               default="classify", show_default=True,
               help="charlm: a character-level language model on --dataset dinos (bundled) or "
@@ -146,7 +149,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           crop: int | None, color_shift: float | None, rotate: float | None,
           early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
           checkpoint_every: int | None, resume: str | None, progress: bool,
-          task: str, data_workers: int) -> None:
+          task: str, data_workers: int, device: str) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     ctx = click.get_current_context()
     if task == "charlm":
@@ -156,6 +159,10 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         return
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    try:
+        dev = dl.device(device)
+    except (dl.DeviceError, ValueError, TypeError) as e:
+        raise UserError(f"--device {device}: {e}", CMD) from None
     if task == "sentiment":
         from dlkit.cli.embed import sentiment_cmd
 
@@ -179,7 +186,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
         dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
                                "progress", "task", "model", "overwrite", "checkpoint_every",
-                               "resume", "data_workers"}
+                               "resume", "data_workers", "device"}
         opts = recipes.resolve_options(options, dense_given, CMD)
         every = checkpoint_every if checkpoint_every is not None else (
             1 if opts["model"] in recipes.IMAGE_MODELS else 10)
@@ -234,6 +241,10 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     parts = splits(prepared)
     validation = parts.get("dev")
     validation = validation[0] if folder_data or validation is None else validation
+    net.to(dev)  # fit moves each batch to the model's device; the optimizer's state follows
+    loaders = [p[0] for p in parts.values()] if folder_data and dev != "cpu" else []
+    for loader in loaders:  # an image folder's loaders move their batches themselves
+        loader.device = dev
     start = time.perf_counter()
     try:
         dl.train.fit(net, loss, opt, *parts["train"],
@@ -245,6 +256,9 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     except UserError:
         rf.set_status(folder, rf.FAILED)
         raise
+    net.to("cpu")  # evaluation and files on the host
+    for loader in loaders:
+        loader.device = None
     seconds = time.perf_counter() - start
     history = dl.train.History.from_csv(folder / rf.HISTORY)
     ran = len(history["loss"])
@@ -272,7 +286,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
 def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
     """The folder and config of a run to resume; only --epochs and --progress may be given
     beside --resume (the run's own options rebuild everything else)."""
-    extra = given - {"resume", "epochs", "progress", "data_workers"}
+    extra = given - {"resume", "epochs", "progress", "data_workers", "device"}
     if extra:
         names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
         raise UserError(f"--resume continues a run with its own options; {names} cannot be "
