@@ -17,7 +17,7 @@ def test_the_train_command_and_the_option_table_agree():
 
     params = {p.name: p for p in train.params if p.name not in (
         "out", "progress", "task", "overwrite", "checkpoint_every", "resume", "data_workers",
-        "workers")}
+        "device", "workers")}
     assert set(params) == set(recipes.TRAIN_OPTIONS)
     for name, spec in recipes.TRAIN_OPTIONS.items():
         default = params[name].default

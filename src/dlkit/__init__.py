@@ -2,6 +2,7 @@
 
 from dlkit import (
     audio,
+    cuda,
     data,
     distributed,
     io,
@@ -36,6 +37,7 @@ from dlkit.creation import (
     zeros,
     zeros_like,
 )
+from dlkit.devices import Device, DeviceError, device
 from dlkit.errors import DTypeError, ShapeError, UserError
 from dlkit.ops import *  # noqa: F403 - the ops are dlkit's functional API: dl.relu, dl.linear
 from dlkit.tensor import (
@@ -51,8 +53,9 @@ from dlkit.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTypeError", "Function", "ShapeError", "Tensor", "UserError", "arange", "as_tensor",
-    "audio", "data", "distributed",
+    "DTypeError", "Device", "DeviceError", "Function", "ShapeError", "Tensor", "UserError",
+    "arange", "as_tensor", "audio", "cuda", "data", "device",
+    "distributed",
     "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
     "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
     "manual_seed", "metrics", "models", "nn", "no_grad", "strategy", "ones", "ones_like",

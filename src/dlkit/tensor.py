@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from dlkit import backend as _backend
 from dlkit.backend import array_module, get_default_dtype, to_numpy
+from dlkit.devices import Device, device_of, same_device, to_device
 from dlkit.errors import ShapeError
+
+_DEVICE_TYPES = _backend._ARRAY_MODULES  # empty until a device array type is registered
 
 
 class _GradMode(threading.local):
@@ -73,6 +77,12 @@ class Function:
                 inputs = tuple(as_tensor(t) for t in inputs)
                 break
         arrays = [t.data for t in inputs]
+        if _DEVICE_TYPES and len(arrays) > 1:  # only once a device exists: one type test
+            t0 = type(arrays[0])
+            for a in arrays:
+                if type(a) is not t0:
+                    arrays = same_device(type(self).__name__.lower(), arrays)
+                    break
         try:
             out = self.forward(*arrays)
         except ValueError as e:
@@ -175,6 +185,31 @@ class Tensor:
         extra = ", requires_grad=True" if self.requires_grad else ""
         dt = "" if self.dtype == get_default_dtype() else f", dtype={self.dtype.name}"
         return f"tensor({body}{dt}{extra})"
+
+    @property
+    def device(self) -> Device:
+        """Where the data lives: ``device('cpu')`` or ``device('cuda:0')``."""
+        return device_of(self.data)
+
+    def to(self, device: str | Device | None = None, dtype: Any = None) -> Tensor:
+        """This tensor on ``device`` (and/or cast to ``dtype``): itself when nothing changes,
+        else a copy that stays on the tape (gradients flow back to the original device)."""
+        out = self
+        if device is not None:
+            from dlkit.devices import device as _device
+
+            dev = _device(device)
+            if device_of(self.data) != dev:
+                out = _ToDevice(dev)(self)
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = _ops.cast(out, dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        return self.to(f"cuda:{index}")
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU if needed; shares memory on the CPU)."""
@@ -561,8 +596,10 @@ def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int],
             _free_saved(fn, saved_names)
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """A new tensor holding a copy of ``data``.
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
+           device: str | Device | None = None) -> Tensor:
+    """A new tensor holding a copy of ``data``, on ``device`` (default: where ``data`` is;
+    the CPU for Python data).
 
     Python floats become the default dtype (float32 unless ``set_default_dtype``); arrays keep
     their dtype; ``dtype=`` converts. Only float tensors can require gradients.
@@ -579,6 +616,8 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
             f"tensor: only float tensors can require gradients, got dtype {arr.dtype}; "
             "pass dtype='float32' or float data"
         )
+    if device is not None:
+        arr = to_device(arr, device)
     return Tensor(arr, requires_grad=requires_grad)
 
 
@@ -597,6 +636,20 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, (int, float, list, tuple)):
         return Tensor(np.asarray(x, dtype=get_default_dtype() if _is_floaty(x) else None))
     return Tensor(array_module(x).asarray(x))
+
+
+class _ToDevice(Function):
+    """y = x on another device; dx = dy moved back to x's device."""
+
+    def __init__(self, dev: Device) -> None:
+        self.dev = dev
+
+    def forward(self, x: Any) -> Any:
+        self.source = device_of(x)
+        return to_device(x, self.dev)
+
+    def backward(self, gy: Any) -> Any:
+        return to_device(gy, self.source)
 
 
 def _is_floaty(x: Any) -> bool:

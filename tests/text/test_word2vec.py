@@ -98,7 +98,7 @@ def test_costs_reject_bad_shapes(rng):
 @pytest.mark.parametrize("use_scipy", [True, False])
 def test_scatter_add_rows_equals_a_direct_sum(rng, monkeypatch, use_scipy):
     if not use_scipy:
-        monkeypatch.setattr(w2v, "_sparse", None)
+        monkeypatch.setattr(w2v, "_scipy_sparse", lambda: None)
     rows = rng.integers(0, 50, 400)
     vals = rng.standard_normal((400, 3))
     uniq, sums = scatter_add_rows(rows, vals, 50)

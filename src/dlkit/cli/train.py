@@ -130,6 +130,9 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
                    "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Train on cpu, or on cuda / cuda:N (an NVIDIA GPU through CuPy: "
+                   "pip install 'dlkit[gpu]').")
 @click.option("--workers", type=click.IntRange(1), default=None, metavar="N",
               help="Train data-parallel on N processes of this machine (relaunches the "
                    "command under mpiexec -n N; needs the mpi extra). --batch-size is the "
@@ -150,7 +153,8 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           crop: int | None, color_shift: float | None, rotate: float | None,
           early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
           checkpoint_every: int | None, resume: str | None, progress: bool,
-          task: str, data_workers: int, workers: int | None = None) -> None:
+          task: str, data_workers: int, device: str,
+          workers: int | None = None) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     ctx = click.get_current_context()
     if task != "classify" and ((workers or 1) > 1 or dl.distributed.launched()):
@@ -172,6 +176,10 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         return
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    try:
+        dev = dl.device(device)
+    except (dl.DeviceError, ValueError, TypeError) as e:
+        raise UserError(f"--device {device}: {e}", CMD) from None
     if task == "sentiment":
         from dlkit.cli.embed import sentiment_cmd
 
@@ -196,7 +204,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
         dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
                                "progress", "task", "model", "overwrite", "checkpoint_every",
-                               "resume", "data_workers", "workers"}
+                               "resume", "data_workers", "device", "workers"}
         opts = recipes.resolve_options(options, dense_given, CMD)
         every = checkpoint_every if checkpoint_every is not None else (
             1 if opts["model"] in recipes.IMAGE_MODELS else 10)
@@ -253,6 +261,10 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     parts = splits(prepared)
     validation = parts.get("dev")
     validation = validation[0] if folder_data or validation is None else validation
+    net.to(dev)  # fit moves each batch to the model's device; the optimizer's state follows
+    loaders = [p[0] for p in parts.values()] if folder_data and dev != "cpu" else []
+    for loader in loaders:  # an image folder's loaders move their batches themselves
+        loader.device = dev
     if sharded:  # batch norm on the global batch: N ranks train as one process would
         dl.distributed.SyncBatchNorm.convert(net)
     start = time.perf_counter()
@@ -266,6 +278,9 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     except UserError:
         rf.set_status(folder, rf.FAILED)
         raise
+    net.to("cpu")  # evaluation and files on the host
+    for loader in loaders:
+        loader.device = None
     dl.distributed.SyncBatchNorm.revert(net)
     if not dl.distributed.is_main():
         return  # under mpiexec, rank 0 reports and writes the run folder
@@ -296,7 +311,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
 def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
     """The folder and config of a run to resume; only --epochs and --progress may be given
     beside --resume (the run's own options rebuild everything else)."""
-    extra = given - {"resume", "epochs", "progress", "data_workers", "workers"}
+    extra = given - {"resume", "epochs", "progress", "data_workers", "device", "workers"}
     if extra:
         names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
         raise UserError(f"--resume continues a run with its own options; {names} cannot be "

@@ -171,8 +171,13 @@ def barrier() -> None:
 def abort(message: str, code: int = 1) -> None:
     """Print ``message`` (prefixed with this rank) on stderr and stop every rank."""
     sys.stderr.write(f"dlkit.distributed: rank {rank()} of {world_size()}: {message}\n")
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
     if _world.comm is not None:
+        time.sleep(0.5)   # the launcher forwards our output before MPI_Abort ends the job
         _world.comm.Abort(code)
     os._exit(code)
 

@@ -135,6 +135,9 @@ def prepare(model: Module, X: Any, y: Any, train_data: Any, batch_size: int, shu
     """What a distributed fit trains on: ``(train_data, callbacks, verbose, sync, l2)``,
     ``sync()`` averaging the gradients after backward."""
     world, me = dist.world_size(), dist.rank()
+    if world > 1 and not all(isinstance(p.data, np.ndarray) for p in model.parameters()):
+        raise ValueError("fit: distributed training averages NumPy (CPU) gradients; a model "
+                         "on a GPU is not supported across ranks yet (train on --device cpu)")
     sampler = None
     if y is not None or isinstance(X, (np.ndarray, Tensor)) or is_map_dataset(X):
         if batch_size % world:

@@ -72,11 +72,12 @@ def read_model_state(path: PathLike, func: str) -> tuple[dict[str, np.ndarray],
             from e
 
 
-def load(path: PathLike) -> Module:
+def load(path: PathLike, device: Any = None) -> Module:
     """Rebuild the model saved by ``save`` (or in a checkpoint of a model with a config) and
-    load its weights. Building does not consume draws of the dlkit RNG, and a config that
-    declares more weights than the file holds raises ``CorruptFileError`` before they are
-    allocated."""
+    load its weights, on ``device`` (``"cuda"``; default the CPU; files always hold host
+    arrays, whatever the device of the saved model). Building does not consume draws of the
+    dlkit RNG, and a config that declares more weights than the file holds raises
+    ``CorruptFileError`` before they are allocated."""
     state, metadata = read_model_state(path, "load")
     if CONFIG not in metadata:
         raise ValueError(f"load: {str(path)!r} holds weights without a model config (written "
@@ -96,7 +97,7 @@ def load(path: PathLike) -> Module:
         raise CorruptFileError(f"load: {str(path)!r} is not a valid dlkit model file: "
                                f"{reason}") from None
     _load_state("load", path, model, state, strict=True)
-    return model
+    return model if device is None else model.to(device)
 
 
 def load_weights(model: Module, path: PathLike, strict: bool = True) -> Module:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import generator, get_default_dtype
+from dlkit.backend import array_module, generator, get_default_dtype
 from dlkit.errors import ShapeError
 from dlkit.nn.config import module_from_config, register, to_config
 from dlkit.nn.module import Module
@@ -242,6 +242,9 @@ class Embedding(Module):
         idx = idx if hasattr(idx, "dtype") else np.asarray(idx)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: expected integer token indices, got {idx.dtype}")
+        xp = array_module(self.weight.data)
+        if xp is not np:  # host ids follow the weights to their device, once
+            idx = xp.asarray(idx)
         if idx.size and (idx.min() < 0 or idx.max() >= self.vocab_size):
             raise ValueError(f"Embedding: token indices must lie in [0, {self.vocab_size}), got "
                              f"{idx.min()} to {idx.max()}")
@@ -251,9 +254,10 @@ class Embedding(Module):
         return out
 
     def mask(self, idx: Any) -> np.ndarray:
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        idx = idx.data if isinstance(idx, Tensor) else idx
+        idx = idx if hasattr(idx, "dtype") else np.asarray(idx)  # on its device
         if self.padding_idx is None:
-            return np.ones(idx.shape, get_default_dtype())
+            return array_module(idx).ones(idx.shape, get_default_dtype())
         return (idx != self.padding_idx).astype(get_default_dtype())
 
     def get_config(self) -> dict[str, Any]:

@@ -144,22 +144,27 @@ class CrossEntropy(Function):
         else:
             flat = self.labels.reshape(-1)
             self.valid = flat != self.ignore_index
-            self.all_valid = bool(self.valid.all())
+            # on a device: always mask, and keep the count there (no host round trip)
+            self.all_valid = bool(self.valid.all()) if xp is np else False
             self.rows = xp.arange(flat.size)
             self.safe_labels = flat if self.all_valid else xp.where(self.valid, flat, 0)
             picked = log_softmax.reshape(-1, z.shape[-1])[self.rows, self.safe_labels]
             losses = (-picked if self.all_valid else -picked * self.valid).reshape(
                 self.labels.shape)
-            self.count = flat.size if self.all_valid else int(self.valid.sum())
+            self.count = flat.size if self.all_valid else int(self.valid.sum()) if xp is np \
+                else xp.maximum(self.valid.sum(), 1).astype(z.dtype)
         if self.reduction == "mean":
-            return losses.sum() / z.dtype.type(max(self.count, 1))
+            return losses.sum() / self._divisor(z.dtype)
         if self.reduction == "sum":
             return losses.sum()
         return losses
 
+    def _divisor(self, dtype: Any) -> Any:
+        return dtype.type(max(self.count, 1)) if isinstance(self.count, int) else self.count
+
     def backward(self, gy):
         if self.reduction == "mean":
-            gy = gy / gy.dtype.type(max(self.count, 1))
+            gy = gy / self._divisor(gy.dtype)
         g = gy if self.reduction != "none" else gy[..., None]
         if self.valid is None:
             gz = g * (self.softmax * self.probs.sum(axis=-1, keepdims=True) - self.probs)
@@ -229,8 +234,14 @@ def cross_entropy(
                 hint = "integer one-hot targets? pass them as floats, or pass class indices"
             msg = f"{op}: expected integer labels of shape {z.shape[:-1]}, got {labels.shape}"
             raise ShapeError(f"{msg}; {hint}" if hint else msg)
-        xp = array_module(labels)
-        valid = labels[labels != ignore_index]
+        xp = array_module(z.data)
+        labels = xp.asarray(labels)  # host labels follow the logits to their device
+        if xp is not np:  # one host round trip for the check, not four
+            outside = (labels < 0) | (labels >= z.shape[-1])
+            check = bool((outside & (labels != ignore_index)).any())
+        else:
+            check = True
+        valid = labels[labels != ignore_index] if check else labels[:0]
         if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= z.shape[-1]):
             raise ValueError(
                 f"{op}: labels must lie in [0, {z.shape[-1]}) for {z.shape[-1]} classes, got "
