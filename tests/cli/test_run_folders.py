@@ -45,7 +45,8 @@ def _readme_train_commands() -> list[str]:
                 commands.append(current)
                 current = ""
         elif line.startswith("dlkit train") and "--task" not in line and \
-                "--resume" not in line and ".h5" not in line and "--data " not in line:
+                "--resume" not in line and ".h5" not in line and "--data " not in line and \
+                "--workers" not in line:
             if line.endswith("\\"):
                 current = line.rstrip("\\").strip()
             else:
@@ -54,8 +55,8 @@ def _readme_train_commands() -> list[str]:
 
 
 def test_the_readme_lists_no_train_command_this_test_does_not_run():
-    """(Commands on the course's .h5 files, an image folder, --resume and --task have tests of
-    their own, on files the tests write.)"""
+    """(Commands on the course's .h5 files, an image folder, --resume, --task and --workers
+    (tests/distributed) have tests of their own, on files the tests write.)"""
     assert set(_readme_train_commands()) <= set(README_TRAIN), \
         set(_readme_train_commands()) - set(README_TRAIN)
 
