@@ -1,7 +1,7 @@
 """Layers and models: Module, Parameter and the layers built from the ops."""
 
 from dlkit.nn import init
-from dlkit.nn.activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from dlkit.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from dlkit.nn.config import LAYERS, UnknownLayerError, module_from_config, register, to_config
 from dlkit.nn.container import Sequential
 from dlkit.nn.conv import Conv1d, Conv2d, Conv3d, DepthwiseConv2d
@@ -30,5 +30,5 @@ __all__ = [
     "module_from_config", "register", "to_config", "Add", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "BatchNorm2d", "Concatenate", "Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d",
     "GlobalAvgPool2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "ZeroPad2d", "GRU", "LSTM", "RNN",
-    "Bidirectional", "Embedding", "TimeDistributed",
+    "Bidirectional", "Embedding", "TimeDistributed", "GELU",
 ]

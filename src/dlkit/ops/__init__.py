@@ -1,6 +1,7 @@
 """Differentiable ops, one family a file; each a ``Function`` with forward and backward."""
 
-from dlkit.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from dlkit.ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from dlkit.ops.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from dlkit.ops.conv import conv1d, conv2d, conv3d, depthwise_conv2d, zero_pad
 from dlkit.ops.dropout import dropout
 from dlkit.ops.elementwise import (
@@ -21,6 +22,7 @@ from dlkit.ops.elementwise import (
     sub,
     where,
 )
+from dlkit.ops.layer_norm import layer_norm
 from dlkit.ops.linalg import linear, matmul
 from dlkit.ops.loss import (
     binary_cross_entropy,
@@ -65,4 +67,5 @@ __all__ = [
     "conv1d", "conv2d", "conv3d", "depthwise_conv2d", "zero_pad", "avg_pool1d", "avg_pool2d",
     "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d", "gru", "lstm",
     "rnn", "multilabel_bce_with_logits",
+    "causal_mask", "gelu", "layer_norm", "padding_mask", "scaled_dot_product_attention",
 ]
