@@ -7,6 +7,7 @@ from dlkit.nn.container import Sequential
 from dlkit.nn.conv import Conv1d, Conv2d, Conv3d, DepthwiseConv2d
 from dlkit.nn.dropout import Dropout
 from dlkit.nn.flatten import Flatten
+from dlkit.nn.layer_norm import LayerNorm
 from dlkit.nn.linear import Linear
 from dlkit.nn.merge import Add, Concatenate
 from dlkit.nn.module import Module
@@ -23,6 +24,16 @@ from dlkit.nn.pool import (
     ZeroPad2d,
 )
 from dlkit.nn.recurrent import GRU, LSTM, RNN, Bidirectional, Embedding, TimeDistributed
+from dlkit.nn.transformer import (
+    LearnedPositionalEncoding,
+    MultiHeadAttention,
+    PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "LAYERS", "BatchNorm1d", "Dropout", "Flatten", "LeakyReLU", "Linear", "Module", "Parameter",
@@ -31,4 +42,7 @@ __all__ = [
     "BatchNorm2d", "Concatenate", "Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d",
     "GlobalAvgPool2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "ZeroPad2d", "GRU", "LSTM", "RNN",
     "Bidirectional", "Embedding", "TimeDistributed", "GELU",
+    "LayerNorm", "LearnedPositionalEncoding", "MultiHeadAttention", "PositionalEncoding",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerEncoderLayer",
 ]
