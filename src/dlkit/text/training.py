@@ -12,15 +12,18 @@ work as in ``dlkit.train.fit``, and ``SampleText`` prints samples as the exercis
   own longest line, masked, and shuffled anew each epoch.
 - ``fit_stream``: truncated backpropagation through time over one token stream: the stream
   is laid out in ``batch_size`` rows cut into chunks of ``bptt`` steps (``tbptt_chunks``);
-  the model is stateful, so each chunk starts from the (detached) state the previous chunk
-  ended in (gradients flow back at most ``bptt`` steps), and the state is reset at the start
-  of each epoch.
+  the step carries the state, so each chunk starts from the (detached) state the previous
+  chunk ended in (gradients flow back at most ``bptt`` steps), and the state is forgotten at
+  the start of each epoch.
+
+Both are ``dlkit.train.fit`` with a ``LanguageModelStep``: no loop of their own.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,16 +32,15 @@ from dlkit.backend import generator
 from dlkit.nn.module import Module
 from dlkit.ops.loss import cross_entropy
 from dlkit.optim.adam import Adam
-from dlkit.optim.clip import clip_grad_norm, clip_grad_value
 from dlkit.optim.optimizer import Optimizer
+from dlkit.tensor import Tensor
 from dlkit.text.batching import lm_batch, tbptt_chunks
-from dlkit.text.sampling import lm_loss, sample_many, stream_loss
+from dlkit.text.sampling import sample_many
 from dlkit.text.vocab import Vocab
-from dlkit.train.callbacks import Callback, ProgressBar
+from dlkit.train.callbacks import Callback
 from dlkit.train.history import History
-from dlkit.train.trainer import Trainer
-
-Batches = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+from dlkit.train.loop import fit
+from dlkit.train.step import Step, StepOutput
 
 
 class SampleText(Callback):
@@ -75,73 +77,60 @@ class SampleText(Callback):
         self.print_fn("")
 
 
-def _check(name: str, epochs: int, clip_value: float | None, clip_norm: float | None) -> None:
-    if epochs < 0:
-        raise ValueError(f"{name}: expected epochs >= 0, got {epochs}")
-    for label, value in (("clip_value", clip_value), ("clip_norm", clip_norm)):
-        if value is not None and not value > 0:
-            raise ValueError(f"{name}: expected {label} > 0 or None, got {value}")
+class LinesBatches:
+    """The batches of a list of lines, re-iterable: each pass shuffles the lines (dlkit's
+    generator) and yields ``(X, Y)`` (m, T) of ``lm_batch``, padded to each batch's longest."""
+
+    def __init__(self, encoded: Sequence[Sequence[int]], vocab: Vocab, batch_size: int = 32,
+                 shuffle: bool = True) -> None:
+        if len(encoded) == 0:
+            raise ValueError("lines: expected at least one line, got none")
+        if batch_size < 1:
+            raise ValueError(f"lines: expected batch_size >= 1, got {batch_size}")
+        self.encoded, self.vocab = list(encoded), vocab
+        self.batch_size, self.shuffle = int(batch_size), shuffle
+
+    def __len__(self) -> int:
+        return -(-len(self.encoded) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n = len(self.encoded)
+        order = generator().permutation(n) if self.shuffle else np.arange(n)
+        for s in range(0, n, self.batch_size):
+            X, Y, _ = lm_batch([self.encoded[i] for i in order[s:s + self.batch_size]],
+                               self.vocab)
+            yield X, Y
 
 
-def _fit(model: Module, optimizer: Optimizer, epochs: int, batches: Batches, n_batches: int,
-         pad_id: int, clip_value: float | None, clip_norm: float | None,
-         callbacks: Sequence[Callback], verbose: int,
-         validate: Callable[[], float] | None,
-         on_epoch_begin: Callable[[], None] | None = None) -> History:
-    callbacks = list(callbacks)
-    if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-        callbacks.append(ProgressBar())
-    callbacks.sort(key=lambda cb: getattr(cb, "order", 0))
-    history = History()
-    trainer = Trainer(model, optimizer, history, callbacks, epochs=epochs,
-                      steps_per_epoch=n_batches)
-    for cb in callbacks:
-        cb.trainer = trainer
-    for cb in callbacks:
-        cb.on_train_begin({})
-    logs: dict[str, float] = {}
-    for epoch in range(epochs):
-        trainer.epoch = epoch
-        if on_epoch_begin is not None:
-            on_epoch_begin()
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch, {})
-        model.train()
-        total, count, done = 0.0, 0, 0
-        for batch, (X, Y) in enumerate(batches()):
-            optimizer.zero_grad()
-            loss = cross_entropy(model(X), Y, ignore_index=pad_id)
-            loss.backward()
-            if clip_value is not None:
-                clip_grad_value(optimizer.params, clip_value)
-            if clip_norm is not None:
-                clip_grad_norm(optimizer.params, clip_norm)
-            optimizer.step()
-            trainer.step += 1
-            done += 1
-            value = float(loss.item())
-            n = int((Y != pad_id).sum())
-            total += value * n
-            count += n
-            for cb in callbacks:
-                cb.on_batch_end(batch, {"loss": value})
-            if trainer.stop_training:
-                break
-        trainer.epoch_completed = done == n_batches
-        mean = total / max(count, 1)
-        logs = {"loss": mean, "perplexity": math.exp(min(mean, 700.0))}
-        if validate is not None:
-            val = validate()
-            logs.update(val_loss=val, val_perplexity=math.exp(min(val, 700.0)))
-        logs["lr"] = optimizer.lr
-        history.append(epoch, logs)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if trainer.stop_training:
-            break
-    for cb in callbacks:
-        cb.on_train_end(dict(logs))
-    return history
+class LanguageModelStep(Step):
+    """A language model's step: logits = model(X) (m, T, |V|), the loss the mean
+    cross-entropy per predicted token (targets equal to ``pad_id`` ignored), weighted by the
+    number of predicted tokens; ``perplexity`` = exp(loss) is logged beside it.
+
+    ``carry_state`` (truncated BPTT): the batches are consecutive chunks of the same rows, so
+    each chunk starts from the state the previous one ended in, detached (gradients flow back
+    at most one chunk); the state is forgotten at the start of every epoch and evaluation."""
+
+    def __init__(self, pad_id: int = 0, carry_state: bool = False) -> None:
+        self.pad_id, self.carry_state = int(pad_id), carry_state
+        self.state: Any = None
+
+    def begin(self, model: Module, training: bool) -> None:
+        self.state = None
+
+    def __call__(self, model: Module, batch: Any) -> StepOutput:
+        X, Y = batch[0], batch[1]
+        if self.carry_state:
+            logits, state = model(X, initial_state=self.state, return_state=True)
+            self.state = [s.detach() for s in state]
+        else:
+            logits = model(X)
+        Yd = Y.data if isinstance(Y, Tensor) else np.asarray(Y)
+        loss = cross_entropy(logits, Yd, ignore_index=self.pad_id)
+        return StepOutput(loss, size=int((Yd != self.pad_id).sum()))
+
+    def epoch_logs(self, logs: Mapping[str, float]) -> dict[str, float]:
+        return {"perplexity": math.exp(min(logs["loss"], 700.0))}
 
 
 def fit_lines(model: Module, vocab: Vocab, lines: Sequence[str], epochs: int = 10,
@@ -149,69 +138,59 @@ def fit_lines(model: Module, vocab: Vocab, lines: Sequence[str], epochs: int = 1
               clip_value: float | None = 5.0, clip_norm: float | None = None,
               validation_lines: Sequence[str] | None = None,
               callbacks: Sequence[Callback] = (), shuffle: bool = True,
-              verbose: int = 0) -> History:
+              verbose: int = 0, *, initial_epoch: int = 0, l2: float = 0.0) -> History:
     """Train ``model`` (logits (m, T, |V|) from ids (m, T)) to predict each line's next
     token, x = [<EOS>] + line, y = line + [<EOS>]; mini-batches padded with ``<PAD>`` and
-    masked. ``optimizer`` defaults to ``Adam(model.parameters(), lr)``; ``clip_value`` (the
+    masked; through ``dlkit.train.fit`` (callbacks, checkpoints, ``initial_epoch`` to resume,
+    ``l2``). ``optimizer`` defaults to ``Adam(model.parameters(), lr)``; ``clip_value`` (the
     notes' maxValue, 5) and/or ``clip_norm`` clip after backward. Returns the ``History``."""
-    _check("fit_lines", epochs, clip_value, clip_norm)
     if len(lines) == 0:
         raise ValueError("fit_lines: expected at least one line, got none")
     if batch_size < 1:
         raise ValueError(f"fit_lines: expected batch_size >= 1, got {batch_size}")
-    encoded = [vocab.encode(s) for s in lines]
-    optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
-    n_batches = -(-len(encoded) // batch_size)
-
-    def batches() -> Iterable[tuple[np.ndarray, np.ndarray]]:
-        order = generator().permutation(len(encoded)) if shuffle else np.arange(len(encoded))
-        for s in range(0, len(order), batch_size):
-            X, Y, _ = lm_batch([encoded[i] for i in order[s:s + batch_size]], vocab)
-            yield X, Y
-
-    validate = None
+    data = LinesBatches([vocab.encode(s) for s in lines], vocab, batch_size, shuffle)
+    val = None
     if validation_lines is not None and len(validation_lines):
-        def validate() -> float:
-            return lm_loss(model, vocab, validation_lines)
-
-    return _fit(model, optimizer, epochs, batches, n_batches, vocab.pad_id, clip_value,
-                clip_norm, callbacks, verbose, validate)
+        val = LinesBatches([vocab.encode(s) for s in validation_lines], vocab, 256, False)
+    optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
+    return fit(model, None, optimizer, data, epochs=epochs, validation_data=val,
+               callbacks=callbacks, metrics=(), step=LanguageModelStep(vocab.pad_id),
+               initial_epoch=initial_epoch, clip_value=clip_value, clip_norm=clip_norm,
+               l2=l2, verbose=verbose)
 
 
 def fit_stream(model: Module, vocab: Vocab, text: str | Sequence[int], epochs: int = 10,
                batch_size: int = 16, bptt: int = 64, optimizer: Optimizer | None = None,
                lr: float = 0.01, clip_value: float | None = 5.0, clip_norm: float | None = None,
                validation_text: str | Sequence[int] | None = None,
-               callbacks: Sequence[Callback] = (), verbose: int = 0) -> History:
+               callbacks: Sequence[Callback] = (), verbose: int = 0, *,
+               initial_epoch: int = 0, l2: float = 0.0) -> History:
     """Truncated BPTT over one long text (or token ids): ``batch_size`` parallel rows, chunks
-    of ``bptt`` steps in order, the state carried across chunks (detached: ``model`` is made
-    stateful while it trains) and reset at each epoch's start. ``model`` needs a
-    ``stateful`` attribute and ``reset_states()`` (``CharLM`` has both)."""
-    _check("fit_stream", epochs, clip_value, clip_norm)
-    if not hasattr(model, "reset_states") or not hasattr(model, "stateful"):
-        raise TypeError(f"fit_stream: {type(model).__name__} has no stateful / reset_states; "
-                        "use a CharLM")
+    of ``bptt`` steps in order, the state carried across chunks (detached) and forgotten at
+    each epoch's start, through ``dlkit.train.fit``. ``model(X, initial_state=s,
+    return_state=True)`` must return ``(logits, state)`` (``CharLM`` does)."""
+    if not _takes_state(model):
+        raise TypeError(f"fit_stream: {type(model).__name__}.forward takes no initial_state / "
+                        "return_state; use a CharLM")
     ids = vocab.encode(text) if isinstance(text, str) else [int(i) for i in text]
     chunks = tbptt_chunks(ids, batch_size, bptt, vocab.pad_id)
-    optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
-    validate = None
+    val = None
     if validation_text is not None and len(validation_text):
         val_ids = vocab.encode(validation_text) if isinstance(validation_text, str) \
             else [int(i) for i in validation_text]
         rows = max(1, min(batch_size, len(val_ids) - 1))
-
-        def validate() -> float:
-            return stream_loss(model, val_ids, rows, bptt, vocab.pad_id)
-
-    was = model.stateful
-    model.stateful = True
-    try:
-        return _fit(model, optimizer, epochs, lambda: chunks, len(chunks), vocab.pad_id,
-                    clip_value, clip_norm, callbacks, verbose, validate,
-                    on_epoch_begin=model.reset_states)
-    finally:
-        model.stateful = was
-        model.reset_states()
+        val = tbptt_chunks(val_ids, rows, bptt, vocab.pad_id)
+    optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
+    return fit(model, None, optimizer, chunks, epochs=epochs, validation_data=val,
+               callbacks=callbacks, metrics=(),
+               step=LanguageModelStep(vocab.pad_id, carry_state=True),
+               initial_epoch=initial_epoch, clip_value=clip_value, clip_norm=clip_norm,
+               l2=l2, verbose=verbose)
 
 
-__all__ = ["SampleText", "fit_lines", "fit_stream"]
+def _takes_state(model: Module) -> bool:
+    params = inspect.signature(model.forward).parameters
+    return "initial_state" in params and "return_state" in params
+
+
+__all__ = ["LanguageModelStep", "LinesBatches", "SampleText", "fit_lines", "fit_stream"]

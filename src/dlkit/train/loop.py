@@ -1,8 +1,10 @@
-"""The training loop: fit, evaluate, predict."""
+"""The training loop: fit, evaluate, predict. One loop for every model; what differs between
+tasks (the batch's structure, the loss) is the step (``dlkit.train.step``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,41 +15,162 @@ from dlkit.nn.module import Module
 from dlkit.optim.clip import clip_grad_norm, clip_grad_value
 from dlkit.optim.optimizer import Optimizer
 from dlkit.tensor import Tensor, no_grad
-from dlkit.train.callbacks import Callback, ProgressBar
+from dlkit.train.callbacks import Callback, CallbackList
 from dlkit.train.history import History
-from dlkit.train.losses import LossSpec, get_loss
+from dlkit.train.losses import LossSpec
 from dlkit.train.metrics import get_metric
 from dlkit.train.regularization import l2_penalty
+from dlkit.train.step import ModelStep, Step, as_output, resolve_step
 from dlkit.train.trainer import Trainer
 
-__all__ = ["Trainer", "evaluate", "fit", "predict"]
+__all__ = ["Trainer", "batches", "evaluate", "fit", "predict"]
+
+Data = Any  # arrays X (with y), a DataLoader, or any re-iterable of batches
 
 
-def predict(model: Module, X: Any, batch_size: int = 256) -> np.ndarray:
-    """The model's outputs on X (eval mode, no tape), as a NumPy array."""
+def batches(data: Data, y: Any = None, *, batch_size: int = 64, shuffle: bool = False,
+            transform: Callable | None = None, func: str = "fit") -> Iterable[Any]:
+    """The batches of ``data``: a ``DataLoader`` over the arrays ``(data, y)`` (or ``data``
+    alone when ``y`` is None and ``data`` is an array), or ``data`` itself when it already is
+    a loader or an iterable of batches (then ``batch_size`` and ``shuffle`` are its own)."""
+    if isinstance(data, (np.ndarray, Tensor)) or y is not None or _is_array_like(data):
+        arrays = (data,) if y is None else (data, y)
+        return DataLoader(*arrays, batch_size=batch_size, shuffle=shuffle, transform=transform)
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+        raise TypeError(f"{func}: expected arrays X (and y), a DataLoader or an iterable of "
+                        f"batches, got {type(data).__name__}")
+    if iter(data) is data:
+        raise TypeError(f"{func}: got a one-shot iterator ({type(data).__name__}); every epoch "
+                        "iterates the data again: pass a DataLoader, a list of batches, or an "
+                        "object whose __iter__ starts a new pass")
+    if transform is not None:
+        raise ValueError(f"{func}: transform= applies to arrays; give the DataLoader its own "
+                         "transform")
+    return data
+
+
+def _is_array_like(data: Any) -> bool:
+    """A list of numbers or of equal rows (old-style X), not a list of batches."""
+    if not isinstance(data, list) or not data:
+        return False
+    head = data[0]
+    return isinstance(head, (int, float, np.number)) or (
+        isinstance(head, list) and bool(head) and isinstance(head[0], (int, float, np.number)))
+
+
+def _validation(data: Any, func: str) -> Iterable[Any] | None:
+    """``validation_data``: (X, y) arrays, or a loader / iterable of batches."""
+    if data is None:
+        return None
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise ValueError(f"{func}: expected validation_data=(X_val, y_val) or a DataLoader, "
+                             f"got a tuple of {len(data)}")
+        return batches(data[0], data[1], batch_size=256, func=func)
+    return batches(data, func=func)
+
+
+def _length(data: Iterable[Any]) -> int | None:
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+class _EpochMeans:
+    """Weighted means of the loss and the step's logs over an epoch, and the outputs and
+    targets kept for the metrics."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.sums: dict[str, float] = {}
+        self.weight = 0
+        self.outputs: list[np.ndarray] = []
+        self.targets: list[np.ndarray] = []
+
+    def add(self, value: float, out: Any) -> None:
+        size = int(out.size)
+        self.weight += size
+        self.sums["loss"] = self.sums.get("loss", 0.0) + value * size
+        for k, v in out.logs.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(_scalar(v)) * size
+        if self.keep and out.outputs is not None:
+            self.outputs.append(_numpy(out.outputs))
+            self.targets.append(_numpy(out.targets))
+
+    def logs(self, step: Step, metric_fns: dict[str, Callable[..., float]]) -> dict[str, float]:
+        logs = {k: v / max(self.weight, 1) for k, v in self.sums.items()}
+        if metric_fns and self.outputs:
+            outputs, targets = np.concatenate(self.outputs), np.concatenate(self.targets)
+            for name, fn in metric_fns.items():
+                logs[name] = fn(outputs, targets, step.output)
+        logs.update(step.epoch_logs(logs))
+        return logs
+
+
+def _scalar(v: Any) -> float:
+    return v.item() if isinstance(v, Tensor) else float(v)
+
+
+def _numpy(v: Any) -> np.ndarray:
+    return to_numpy(v.data if isinstance(v, Tensor) else v)
+
+
+def _metric_fns(metrics: Sequence[str]) -> dict[str, Callable[..., float]]:
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    return {name: get_metric(name) for name in metrics}
+
+
+def predict(model: Module, data: Data, batch_size: int = 256, *,
+            step: Step | Callable | None = None) -> np.ndarray:
+    """The model's outputs on ``data`` (eval mode, no tape), as one NumPy array: arrays X, or a
+    loader of batches whose inputs the step's ``predict`` picks (the first element)."""
+    if step is not None:
+        runner = resolve_step(step, model, None, "values")
+    else:
+        runner = ModelStep(model) if hasattr(model, "train_step") else Step()
     was_training = model.training
     model.eval()
     outputs = []
     try:
         with no_grad():
-            for (xb,) in DataLoader(X, batch_size=batch_size, shuffle=False):
-                outputs.append(to_numpy(model(xb).data))
+            runner.begin(model, False)
+            for batch in batches(data, batch_size=batch_size, func="predict"):
+                outputs.append(_numpy(runner.predict(model, batch)))
     finally:
         model.train(was_training)
+    if not outputs:
+        raise ValueError("predict: the data yielded no batches")
     return np.concatenate(outputs)
 
 
-def evaluate(model: Module, loss: str | Callable | LossSpec, X: Any, y: Any,
+def evaluate(model: Module, loss: str | Callable | LossSpec | None, data: Data, y: Any = None,
              metrics: Sequence[str] = ("accuracy",), batch_size: int = 256,
-             output: str = "logits") -> dict[str, float]:
-    """Loss and metrics over the whole of (X, y) in eval mode."""
-    spec = get_loss(loss, output)
-    outputs = predict(model, X, batch_size)
-    y = np.asarray(y)
-    logs = {"loss": float(spec.fn(Tensor(outputs), Tensor(y)).item())}
-    for name in metrics:
-        logs[name] = get_metric(name)(outputs, y, spec.output)
-    return logs
+             output: str = "logits", *, step: Step | Callable | None = None) -> dict[str, float]:
+    """The loss (the mean over all examples, or whatever ``size`` the step weights by) and
+    the metrics over the whole of ``data`` (arrays X, y; or batches), in eval mode."""
+    runner = resolve_step(step, model, loss, output)
+    return _evaluate(model, runner, batches(data, y, batch_size=batch_size, func="evaluate"),
+                     _metric_fns(metrics))
+
+
+def _evaluate(model: Module, step: Step, data: Iterable[Any],
+              metric_fns: dict[str, Callable[..., float]]) -> dict[str, float]:
+    was_training = model.training
+    model.eval()
+    means = _EpochMeans(keep=bool(metric_fns))
+    try:
+        with no_grad():
+            step.begin(model, False)
+            for batch in data:
+                out = as_output(step(model, batch), batch)
+                means.add(float(out.loss.item()), out)
+    finally:
+        model.train(was_training)
+    if means.weight == 0:
+        raise ValueError("evaluate: the data yielded no examples")
+    return means.logs(step, metric_fns)
 
 
 def _check_fit_args(epochs: int, initial_epoch: int, clip_norm: float | None,
@@ -68,105 +191,101 @@ def _check_fit_args(epochs: int, initial_epoch: int, clip_norm: float | None,
         raise ValueError(f"fit: expected l2 (lambda) >= 0, got {l2}")
 
 
-def fit(model: Module, loss: str | Callable | LossSpec, optimizer: Optimizer, X: Any, y: Any,
-        epochs: int = 10, batch_size: int = 64, validation_data: tuple[Any, Any] | None = None,
-        callbacks: Sequence[Callback] = (), metrics: Sequence[str] = ("accuracy",),
-        shuffle: bool = True, output: str = "logits", *, initial_epoch: int = 0,
+def fit(model: Module, loss: str | Callable | LossSpec | None, optimizer: Optimizer, X: Data,
+        y: Any = None, epochs: int = 10, batch_size: int = 64,
+        validation_data: Any = None, callbacks: Sequence[Callback] = (),
+        metrics: Sequence[str] = ("accuracy",), shuffle: bool = True, output: str = "logits",
+        *, step: Step | Callable | None = None, initial_epoch: int = 0,
         clip_norm: float | None = None, clip_value: float | None = None, l2: float = 0.0,
         verbose: int = 0, transform: Callable | None = None) -> History:
-    """Mini-batch training: for each epoch and batch, forward, loss, backward, (clip), step.
+    """Mini-batch training: for each epoch and batch, the step (forward and cost), backward,
+    (clip), update; callbacks see every stage.
 
-    ``loss`` is a name ("cross_entropy", "binary_cross_entropy_with_logits",
-    "binary_cross_entropy", "mse") or a function (predictions, targets) -> scalar tensor.
-    Logs per epoch: ``loss`` (mean over batches, weighted by batch size), each metric on the
-    training set, ``val_*`` on ``validation_data``, and ``lr``. Returns the ``History``.
-
+    - data: arrays ``X, y`` (batched by a ``DataLoader`` of ``batch_size``, reshuffled each
+      epoch from the dlkit generator), or a ``DataLoader`` / any re-iterable of batches of
+      any structure (tuples, dicts, several inputs, masks, lengths).
+    - ``loss``: a name ("cross_entropy", "binary_cross_entropy_with_logits",
+      "binary_cross_entropy", "mse", ...) or a function (outputs, targets) -> scalar tensor,
+      for the default step ``(X, y) -> loss(model(X), y)``. ``step``: how a batch becomes a
+      loss otherwise (``dlkit.train.Step`` or a function (model, batch) -> loss or
+      ``StepOutput``); a model with a ``train_step(batch)`` method is its own step.
+    - Logs per epoch: ``loss`` (mean over the epoch, each batch weighted by its size), the
+      step's own logs, each metric on the training outputs, ``val_*`` on ``validation_data``
+      ((X, y) or batches, run through the same step), and ``lr``. Returns the ``History``.
     - ``initial_epoch``: resume Keras-style: train epochs ``initial_epoch .. epochs - 1``
       (after ``dlkit.io.load_checkpoint``, which restores the RNG so the run continues exactly).
     - ``clip_value`` / ``clip_norm``: clip each gradient entry, then the global norm, after
-      backward and before the step (``dlkit.optim.clip_grad_value`` / ``clip_grad_norm``).
+      backward and before the update.
     - ``l2``: the notes' L2 regularization lambda: each batch's cost gets
-      ``l2_penalty(model, l2, m)`` with m = the batch's size (the cost J of that mini-batch).
-      The logged ``loss`` is this regularized cost; ``val_loss`` is the plain loss.
+      ``l2_penalty(model, l2, m)`` with m = the batch's size; the logged ``loss`` includes it,
+      ``val_loss`` does not.
     - ``verbose``: 1 adds a ``ProgressBar`` (it stays off when stdout is not a terminal).
-    - ``transform``: data augmentation applied to each training batch of X
-      (``dlkit.data.Compose([RandomHorizontalFlip(), RandomCrop(32, padding=4)])``).
-
-    Callbacks run sorted by their ``order`` (``ModelCheckpoint`` last).
+    - ``transform``: augmentation of each training batch of the array X.
     """
-    spec = get_loss(loss, output)
-    metric_fns = {name: get_metric(name) for name in metrics}
+    runner = resolve_step(step, model, loss, output)
+    metric_fns = _metric_fns(metrics)
     _check_fit_args(epochs, initial_epoch, clip_norm, clip_value, l2)
-    callbacks = list(callbacks)
-    if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-        callbacks.append(ProgressBar())
-    callbacks.sort(key=lambda cb: getattr(cb, "order", 0))
-    loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, transform=transform)
+    train_data = batches(X, y, batch_size=batch_size, shuffle=shuffle, transform=transform)
+    val_data = _validation(validation_data, "fit")
+    n_batches = _length(train_data)
     history = History()
-    trainer = Trainer(model, optimizer, history, callbacks, epochs=epochs,
-                      initial_epoch=initial_epoch, steps_per_epoch=len(loader),
-                      epoch=initial_epoch, step=initial_epoch * len(loader))
-    for cb in callbacks:
-        cb.trainer = trainer
-    for cb in callbacks:
-        cb.on_train_begin({})
+    trainer = Trainer(model, optimizer, history, [], epochs=epochs,
+                      initial_epoch=initial_epoch, steps_per_epoch=n_batches or 0,
+                      epoch=initial_epoch, step=initial_epoch * (n_batches or 0))
+    hooks = CallbackList(callbacks, trainer, verbose)
+    trainer.callbacks = hooks.callbacks
+    hooks.on_train_begin({})
     logs: dict[str, float] = {}
     for epoch in range(initial_epoch, epochs):
         trainer.epoch = epoch
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch, {})
-        logs = _train_epoch(trainer, loader, spec, metric_fns, clip_norm, clip_value, l2)
-        if validation_data is not None:
-            val = evaluate(model, spec, validation_data[0], validation_data[1], metrics)
+        hooks.on_epoch_begin(epoch, {})
+        logs = _train_epoch(trainer, hooks, runner, train_data, n_batches, metric_fns,
+                            clip_norm, clip_value, l2)
+        if val_data is not None:
+            val = _evaluate(model, runner, val_data, metric_fns)
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["lr"] = optimizer.lr
         history.append(epoch, logs)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
+        hooks.on_epoch_end(epoch, logs)
         if trainer.stop_training:
             break
-    for cb in callbacks:
-        cb.on_train_end(dict(logs))
+    hooks.on_train_end(dict(logs))
     return history
 
 
-def _train_epoch(trainer: Trainer, loader: DataLoader, spec: LossSpec,
-                 metric_fns: dict[str, Callable[..., float]], clip_norm: float | None,
-                 clip_value: float | None, l2: float) -> dict[str, float]:
-    """One pass over the loader; returns the epoch's loss and training metrics."""
-    model, optimizer, callbacks = trainer.model, trainer.optimizer, trainer.callbacks
+def _train_epoch(trainer: Trainer, hooks: CallbackList, step: Step, data: Iterable[Any],
+                 n_batches: int | None, metric_fns: dict[str, Callable[..., float]],
+                 clip_norm: float | None, clip_value: float | None,
+                 l2: float) -> dict[str, float]:
+    """One pass over the data; returns the epoch's loss, step logs and training metrics."""
+    model, optimizer = trainer.model, trainer.optimizer
     model.train()
     trainer.epoch_completed = False
-    total, seen, n_batches = 0.0, 0, 0
-    outputs, targets = [], []
-    for batch, (xb, yb) in enumerate(loader):
+    step.begin(model, True)
+    means = _EpochMeans(keep=bool(metric_fns))
+    done = 0
+    for batch_index, batch in enumerate(data):
+        hooks.on_batch_begin(batch_index, {})
         optimizer.zero_grad()
-        out = model(xb)
-        batch_loss = spec.fn(out, yb)
+        out = as_output(step(model, batch), batch)
+        cost = out.loss
         if l2:
-            batch_loss = batch_loss + l2_penalty(model, l2, len(xb))
-        batch_loss.backward()
+            cost = cost + l2_penalty(model, l2, out.size)
+        cost.backward()
         if clip_value is not None:
             clip_grad_value(optimizer.params, clip_value)
         if clip_norm is not None:
             clip_grad_norm(optimizer.params, clip_norm)
         optimizer.step()
         trainer.step += 1
-        n_batches += 1
-        value = float(batch_loss.item())
-        total += value * len(xb)
-        seen += len(xb)
-        if metric_fns:
-            outputs.append(to_numpy(out.data))
-            targets.append(to_numpy(yb.data))
-        for cb in callbacks:
-            cb.on_batch_end(batch, {"loss": value})
+        done += 1
+        value = float(cost.item())
+        means.add(value, out)
+        hooks.on_batch_end(batch_index, {"loss": value, "size": out.size})
         if trainer.stop_training:
             break
-    trainer.epoch_completed = n_batches == len(loader)
-    logs = {"loss": total / max(seen, 1)}
-    if metric_fns and outputs:
-        out_all, y_all = np.concatenate(outputs), np.concatenate(targets)
-        for name, fn in metric_fns.items():
-            logs[name] = fn(out_all, y_all, spec.output)
-    return logs
+    trainer.epoch_completed = not trainer.stop_training if n_batches is None \
+        else done == n_batches
+    if means.weight == 0:
+        return {"loss": math.nan}
+    return means.logs(step, metric_fns)

@@ -439,7 +439,7 @@ def _docs_recipe() -> dict:
     import re
     from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "docs" / "transfer_learning.md").read_text()
+    text = (Path(__file__).parents[2] / "docs" / "transfer_learning.md").read_text()
     block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S)
                  if "class Bottleneck" in b)
     namespace: dict = {}
