@@ -14,10 +14,12 @@ from dlkit.models.resnet import (
     ResNet50,
     ResNetSmall,
 )
+from dlkit.models.transformer_lm import TransformerLM
+from dlkit.models.transformer_translator import TransformerTranslator
 from dlkit.models.vgg import VGG, vgg16, vgg19
 
 __all__ = [
     "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
-    "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
+    "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19", "TransformerLM", "TransformerTranslator",
 ]
