@@ -54,6 +54,8 @@ class ScaledDotProductAttention(Function):
         xp = array_module(q)
         s = q @ k.swapaxes(-1, -2)
         s *= q.dtype.type(self.scale)
+        if self.mask is not None and xp is not np:
+            self.mask = xp.asarray(self.mask)  # a NumPy mask (causal_mask) for CuPy scores
         self.p = masked_softmax(s, self.mask)
         self.keep = None
         p = self.p
