@@ -7,7 +7,7 @@ randn / sqrt(n[l-1]), ``init="xavier"``) trained by full-batch gradient descent,
 - without regularization;
 - with L2 regularization, lambda = 0.7: the cost gains lambda/(2m) sum_l ||W[l]||_F^2 and each
   dW[l] gains (lambda/m) W[l]. dlkit does it either way: as the cost term
-  (``fit(..., l2=lambda)``, which adds ``dl.train.l2_penalty``) or as the gradient term
+  (``fit(..., l2=lambda)``, which adds ``dl.nn.l2_penalty``) or as the gradient term
   (``SGD(weight_decay=lambda/m)``); the script trains both from the same weights and prints
   how far apart they end;
 - with inverted dropout after both hidden layers, keep_prob = 0.86 (``Dropout(p=0.14)``),
@@ -53,7 +53,7 @@ def three_layer(keep_prob: float = 1.0) -> dl.nn.Sequential:
 def train(model: dl.nn.Module, X: np.ndarray, y: np.ndarray, iterations: int, l2: float = 0.0,
           weight_decay: float = 0.0) -> list[float]:
     """Full-batch gradient descent, lr 0.3; ``l2`` adds the notes' cost term
-    ``dl.train.l2_penalty`` = lambda/(2m) sum ||W||^2, ``weight_decay`` adds w_d W to each dW.
+    ``dl.nn.l2_penalty`` = lambda/(2m) sum ||W||^2, ``weight_decay`` adds w_d W to each dW.
     Returns the cost of each iteration (with the L2 term when there is one)."""
     optimizer = dl.optim.SGD(model.parameters(), lr=0.3, weight_decay=weight_decay)
     history = dl.train.fit(model, LOSS, optimizer, X, y, epochs=iterations, batch_size=len(X),

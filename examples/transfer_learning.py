@@ -18,7 +18,7 @@ class; the sets are nested):
 
 1. from scratch: the same network, randomly initialized, trained on the small set
    (Adam 0.003, 150 epochs);
-2. transfer: the task-A network with ``dl.train.replace_head`` (a new FC with 5 outputs),
+2. transfer: the task-A network with ``dl.nn.replace_head`` (a new FC with 5 outputs),
    ``split_head`` and ``freeze_backbone``; ``FeatureCache`` computes the backbone's 128
    features of the small set once (saved as ``.npz`` in ``--out``) and only the head is
    trained on them (Adam 0.003, 150 epochs);
@@ -49,7 +49,7 @@ import numpy as np
 from figures import DEFAULT_OUT, save, subplots
 
 import dlkit as dl
-from dlkit.train import (
+from dlkit.nn import (
     FeatureCache,
     freeze_backbone,
     replace_head,

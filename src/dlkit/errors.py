@@ -24,3 +24,13 @@ def transpose_hint(shape: tuple, n_features: int) -> str:
             f"(m, n_x): transpose? (x.T has shape {shape[::-1]})"
         )
     return ""
+
+
+class UserError(ValueError):
+    """A mistake in a command's options or inputs (a bad option, a missing or malformed file,
+    a run folder that is not one). The ``dlkit`` command reports it in one line with exit
+    code 2; ``command`` names the subcommand ("train", "evaluate", ...)."""
+
+    def __init__(self, message: str, command: str = "") -> None:
+        super().__init__(message)
+        self.command = command

@@ -12,8 +12,8 @@ import pytest
 
 import dlkit as dl
 from dlkit.cli import main
-from dlkit.train.diagnose import diagnose_run
-from dlkit.train.experiment import ExperimentLogger, list_runs, read_run
+from dlkit.strategy.diagnose import diagnose_run
+from dlkit.strategy.experiment import ExperimentLogger, list_runs, read_run
 
 
 def cli(capsys, *args):
@@ -196,7 +196,7 @@ BAD = [
     (["tune", "{list.json}"], r"expected a table"),
     (["tune", "{section}"], r"unknown key\(s\) \['extra'\]"),
     (["tune", "{option}"], r"\[train\]: unknown option 'datasett'"),
-    (["tune", "{value}"], r"\[train\] model: 'transformer' is not one of"),
+    (["tune", "{value}"], r"\[train\] model: expected one of \[.*\], got 'transformer'"),
     (["tune", "{type}"], r"\[space\] space: 'lr' has type 'exp'"),
     (["tune", "{space_key}"], r"\[space\]: unknown option 'lrr'"),
     (["tune", "{empty_space}"], r"\[space\] is empty"),

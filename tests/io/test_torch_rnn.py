@@ -316,3 +316,50 @@ def test_stack_errors_and_nothing_copied_on_failure():
         load_torch_rnn(nn.Sequential(good), module, layer_index=1)
     with pytest.raises(ValueError, match="kind is"):
         torch_rnn_weights("cnn", np.zeros((4, 2)), np.zeros((4, 4)))
+
+
+def test_load_torch_state_dict_hands_nested_recurrent_layers_to_load_torch_rnn():
+    """Bug: load_torch_state_dict paired a CharLM's LSTM like any other layer and failed; now
+    recurrent layers at any depth go to load_torch_rnn (two stacked layers of one torch LSTM
+    count as two), the rest pair by order."""
+    tnn = torch.nn
+
+    class TorchLM(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = tnn.Embedding(11, 5)
+            self.lstm = tnn.LSTM(5, 6, num_layers=2, batch_first=True)
+            self.out = tnn.Linear(6, 11)
+
+        def forward(self, idx):
+            return self.out(self.lstm(self.emb(idx))[0])
+
+    class DlLM(dl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = dl.nn.Embedding(11, 5, dtype="float64")
+            self.body = dl.nn.Sequential(
+                dl.nn.LSTM(5, 6, return_sequences=True, dtype="float64"),
+                dl.nn.LSTM(6, 6, return_sequences=True, dtype="float64"))
+            self.head = dl.nn.TimeDistributed(dl.nn.Linear(6, 11, dtype="float64"))
+
+        def forward(self, idx):
+            return self.head(self.body(self.emb(idx)))
+
+    torch.manual_seed(0)
+    t_model = TorchLM().double().eval()
+    model = DlLM()
+    report = dl.io.load_torch_state_dict(model, t_model.state_dict())
+    assert any(k.startswith("body.1.") and "lstm.weight_ih_l1" in t for k, t in report.loaded)
+    idx = np.random.default_rng(0).integers(0, 11, size=(3, 7))
+    with torch.no_grad():
+        expected = t_model(torch.as_tensor(idx)).numpy()
+    np.testing.assert_allclose(model(idx).data, expected, rtol=1e-10, atol=1e-12)
+    # a model with one recurrent layer too few is named, and nothing is copied
+    short = DlLM()
+    short.body = dl.nn.Sequential(dl.nn.LSTM(5, 6, return_sequences=True, dtype="float64"))
+    before = short.state_dict()
+    with pytest.raises(dl.io.TorchImportError, match="1 recurrent layer"):
+        dl.io.load_torch_state_dict(short, t_model.state_dict())
+    for k, v in short.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])

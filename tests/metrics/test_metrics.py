@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import dlkit as dl
-from dlkit.train import metrics as M
+from dlkit import metrics as M
 
 # logits -> predictions [1, 0, 1, 0, 1, 0]; labels [1, 1, 0, 0, 1, 1]: TP 2, FP 1, FN 2, TN 1
 LOGITS = np.array([[2.0], [-1.0], [0.5], [-3.0], [1.0], [-0.2]])
@@ -24,8 +24,8 @@ def test_binary_from_logits_by_hand():
 def test_binary_from_probabilities_thresholds_at_half():
     probs = 1 / (1 + np.exp(-LOGITS))
     for name in ("precision", "recall", "f1"):
-        assert M.METRICS[name](probs, LABELS, "probabilities") == \
-            pytest.approx(M.METRICS[name](LOGITS, LABELS, "logits"))
+        assert M.get_metric(name)(probs, LABELS, "probabilities") == \
+            pytest.approx(M.get_metric(name)(LOGITS, LABELS, "logits"))
     # the same numbers read as logits would all be positive predictions (> 0)
     assert M.recall(probs, LABELS, "logits") == 1.0
 
@@ -91,7 +91,7 @@ def test_matches_scikit_learn(seed):
     for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
                      ("f1", skm.f1_score)):
         expected = fn(labels, pred, average="macro", zero_division=0)
-        assert M.METRICS[name](out, labels) == pytest.approx(expected), name
+        assert M.get_metric(name)(out, labels) == pytest.approx(expected), name
 
 
 def test_fit_logs_named_metrics():

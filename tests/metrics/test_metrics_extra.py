@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import dlkit as dl
-from dlkit.train import metrics as M
-from dlkit.train.selection import choose, lower_is_better, parse_condition, single_number
+from dlkit import metrics as M
+from dlkit.strategy.selection import choose, lower_is_better, parse_condition, single_number
 
 skm = pytest.importorskip("sklearn.metrics")
 
@@ -124,9 +124,9 @@ def test_averages_match_scikit_learn(data, average):
                      ("f1", skm.f1_score)):
         assert M.get_metric(f"{name}_{average}")(z, y, "logits") == pytest.approx(
             fn(y, pred, average=average, zero_division=0)), name
-        assert M.METRICS[f"{average}_{name}"](zb, yb, "logits") == pytest.approx(
+        assert M.get_metric(f"{average}_{name}")(zb, yb, "logits") == pytest.approx(
             fn(tb, pb, average=average, zero_division=0)), name
-        assert M.METRICS[name](zm, ym, "multilabel", average=average) == pytest.approx(
+        assert M.get_metric(name)(zm, ym, "multilabel", average=average) == pytest.approx(
             fn(ym.astype(int), (zm > 0).astype(int), average=average, zero_division=0)), name
     if average == "micro":  # one label per example: micro P = R = F1 = accuracy
         assert M.f1(z, y, average="micro") == pytest.approx(M.accuracy(z, y))

@@ -7,11 +7,8 @@ import pytest
 
 import dlkit as dl
 from dlkit import nn
-from dlkit.optim import SGD, Adam
-from dlkit.train import (
+from dlkit.nn import (
     FeatureCache,
-    evaluate,
-    fit,
     freeze_backbone,
     parameterised_layers,
     replace_head,
@@ -19,6 +16,8 @@ from dlkit.train import (
     trainable_parameters,
     unfreeze_last,
 )
+from dlkit.optim import SGD, Adam
+from dlkit.train import evaluate, fit
 
 
 class Counting(nn.Module):
@@ -124,13 +123,12 @@ def test_unfreeze_last_unfreezes_exactly_the_last_layers():
     names = [name for name, _ in parameterised_layers(model)]
     assert names == ["0", "1", "4", "8", "10"]
     freeze_backbone(model)
-    assert model[1].momentum == 0.0
     assert unfreeze_last(model, 0) == [] and trainable_parameters(model) == []
     assert unfreeze_last(model, 2) == ["8", "10"]
     assert trainable_parameters(model) == [model[8].weight, model[8].bias, model[10].weight,
                                            model[10].bias]
     assert unfreeze_last(model, 4) == ["1", "4", "8", "10"]  # batch norm counts as a layer
-    assert model[1].momentum == 0.1 and model[1].gamma.requires_grad
+    assert model[1].gamma.requires_grad
     assert not model[0].weight.requires_grad and not model[0].bias.requires_grad
     with pytest.raises(ValueError, match=r"\[0, 5\]"):
         unfreeze_last(model, 6)
@@ -243,3 +241,24 @@ def test_digits_0_to_4_transfer_to_5_to_9_with_a_head_on_cached_features():
         epochs=3, batch_size=32)
     assert evaluate(model, "cross_entropy", X_test, y_test)["accuracy"] > 0.6
     np.testing.assert_array_equal(model[0].weight.data, frozen_before["0.weight"])
+
+
+def _bn_updates_its_running_mean(model) -> bool:
+    """Whether a training-mode forward pass moves the first batch norm's running mean."""
+    before = model[1].running_mean.copy()
+    model.train()
+    model(np.random.default_rng(1).normal(size=(4, 8, 8, 1)).astype(np.float32))
+    return not np.array_equal(before, model[1].running_mean)
+
+
+def test_freeze_save_load_unfreeze_keeps_batch_norm_momentum(tmp_path):
+    """Bug: freeze_backbone set momentum to 0 and stashed the old value; a saved and reloaded
+    model had lost the stash, so after unfreezing its batch norms never updated again."""
+    model = small_cnn()
+    freeze_backbone(model)
+    assert not _bn_updates_its_running_mean(model)  # frozen: inference mode
+    dl.io.save(model, tmp_path / "frozen.safetensors")
+    loaded = dl.io.load(tmp_path / "frozen.safetensors")
+    assert loaded[1].momentum == 0.1
+    unfreeze_last(loaded, 5)
+    assert _bn_updates_its_running_mean(loaded)

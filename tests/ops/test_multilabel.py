@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import dlkit as dl
-from dlkit.train.losses import LOSSES
+from dlkit.nn.losses import LOSSES
 
 THRESHOLD = 2e-7
 NAN = np.nan

@@ -3,11 +3,10 @@ course 3: 1.9-1.12, 2.5), from run folders, and learning curves."""
 
 import json
 
-import numpy as np
 import pytest
 
 import dlkit as dl
-from dlkit.train.diagnose import (
+from dlkit.strategy.diagnose import (
     RECIPES,
     diagnose_errors,
     diagnose_run,
@@ -128,4 +127,3 @@ def test_learning_curve_and_its_picture(tmp_path):
     assert image.ndim == 3 and image.shape[0] > 100
     with pytest.raises(ValueError, match="learning_curve: size 0"):
         learning_curve(build, "bce_logits", X_train, y_train, X_dev, y_dev, sizes=(0,))
-    assert isinstance(np.asarray(curve.sizes), np.ndarray)

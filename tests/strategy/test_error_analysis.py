@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from dlkit.train.errors import ErrorTable, misclassified, plot_worst
+from dlkit.strategy.error_analysis import ErrorTable, misclassified, plot_worst
 
 
 def dev_set(m=1000, errors=100, classes=2, seed=0):

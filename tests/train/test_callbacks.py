@@ -146,9 +146,29 @@ def test_terminate_on_nan_stops_at_the_first_bad_batch(tmp_path, capsys):
     history = dl.train.fit(model, nan_loss, dl.optim.SGD(model.parameters(), lr=0.1), X, y,
                            epochs=5, batch_size=16, callbacks=[guard, ckpt])
     assert guard.stopped_at == (0, 0) and len(history) == 1 and math.isnan(history["loss"][0])
-    assert "TerminateOnNaN: the loss of batch 0 in epoch 0 is nan; stopping training" in \
+    assert "TerminateOnNaN: the loss became nan at epoch 1, batch 1: training diverged" in \
         capsys.readouterr().out
     assert not (tmp_path / "c.safetensors").exists()  # an interrupted epoch is not saved
+
+
+def test_terminate_on_nan_can_raise_one_line_and_keep_the_last_checkpoint(tmp_path):
+    from dlkit.train.callbacks.terminate_on_nan import DivergenceError
+
+    model, X, y = small_problem()
+    path = tmp_path / "c.safetensors"
+    calls = {"n": 0}
+
+    def loss_that_explodes_in_epoch_3(out, yb):
+        calls["n"] += 1
+        value = dl.binary_cross_entropy_with_logits(out, yb)
+        return value * float("inf") if calls["n"] > 2 * 4 + 1 else value
+
+    with pytest.raises(DivergenceError, match="at epoch 3, batch 2: training diverged; the "
+                                              "likely cause is the learning rate \\(0.1\\)"):
+        dl.train.fit(model, loss_that_explodes_in_epoch_3,
+                     dl.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=5, batch_size=16,
+                     callbacks=[TerminateOnNaN(raise_error=True), ModelCheckpoint(path)])
+    assert dl.io.read_checkpoint(path)["epoch"] == 2  # the last finite epoch's checkpoint
 
 
 def test_csv_logger_writes_rows_and_appends_on_resume(tmp_path):

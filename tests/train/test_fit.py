@@ -95,7 +95,7 @@ def gradients(model, X, y, lambd=0.0):
     model.zero_grad()
     cost = dl.mse_loss(model(dl.tensor(X)), dl.tensor(y))
     if lambd:
-        cost = cost + dl.train.l2_penalty(model, lambd, len(X))
+        cost = cost + dl.nn.l2_penalty(model, lambd, len(X))
     cost.backward()
     return {name: p.grad.copy() for name, p in model.named_parameters()}
 
@@ -105,14 +105,14 @@ def test_l2_penalty_value_and_gradient_equal_weight_decay():
     lambd, m = 0.7, len(X)
     weights = [model[0].weight.data, model[2].weight.data]
     expected = lambd / (2 * m) * sum((w**2).sum() for w in weights)
-    penalty = dl.train.l2_penalty(model, lambd, m)
+    penalty = dl.nn.l2_penalty(model, lambd, m)
     assert isinstance(penalty, dl.Tensor) and penalty.item() == pytest.approx(expected)
     plain, regularized = gradients(model, X, y), gradients(model, X, y, lambd)
     for name, p in model.named_parameters():
         decay = lambd / m * p.data if p.ndim >= 2 else 0.0  # biases are not regularized
         np.testing.assert_allclose(regularized[name], plain[name] + decay, rtol=1e-12)
     with pytest.raises(ValueError, match="l2_penalty: expected m"):
-        dl.train.l2_penalty(model, 0.1, 0)
+        dl.nn.l2_penalty(model, 0.1, 0)
 
 
 def test_fit_l2_takes_the_weight_decay_step():

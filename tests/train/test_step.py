@@ -194,3 +194,16 @@ def test_language_model_resumed_from_a_checkpoint_equals_an_uninterrupted_run(tm
         np.testing.assert_array_equal(v, expected[k], err_msg=k)
     assert rest["loss"] == full["loss"][2:]
     assert "perplexity" in rest
+
+
+def test_fit_evaluate_and_predict_take_a_dataset():
+    dl.manual_seed(4)
+    X, y = dl.data.make_moons(200, noise=0.1)
+    data = dl.data.ArrayDataset(X, y)
+    model = dl.nn.Sequential(dl.nn.Linear(2, 8), dl.nn.Tanh(), dl.nn.Linear(8, 1))
+    h = dl.train.fit(model, "bce_logits", dl.optim.Adam(model.parameters(), lr=0.05), data,
+                     epochs=20, batch_size=32, validation_data=data)
+    assert h["accuracy"][-1] > 0.85
+    assert dl.train.evaluate(model, "bce_logits", data)["accuracy"] > 0.85
+    np.testing.assert_allclose(dl.train.predict(model, dl.data.ArrayDataset(X)),
+                               dl.train.predict(model, X), rtol=1e-6)

@@ -6,7 +6,10 @@ stderr with exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import sys
+
 import click
+import numpy as np
 
 from dlkit import __version__
 from dlkit.cli.errors import UserError
@@ -20,13 +23,22 @@ def cli() -> None:
 
 
 # commands register on the group when imported
-from dlkit.cli import charlm, diagnose, evaluate, runs, train, tune  # noqa: E402,F401
+from dlkit.cli import charlm, diagnose, evaluate, runs, train, translate, tune  # noqa: E402,F401
+
+
+def _subcommand(argv: list[str] | None) -> str:
+    """The command named on the command line ("train"), for messages that carry none."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return next((str(a) for a in args if not str(a).startswith("-")), "")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the command; a user error is one line on stderr and exit code 2."""
+    """Entry point: runs the command; a user error is one line on stderr and exit code 2.
+    NumPy's floating-point warnings are silenced: non-finite losses and inputs are caught
+    and reported by the commands themselves, in one line."""
     try:
-        cli.main(args=argv, prog_name="dlkit", standalone_mode=False)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            cli.main(args=argv, prog_name="dlkit", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort:
@@ -34,15 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except click.ClickException as e:
         ctx = getattr(e, "ctx", None)
-        command = f"dlkit {ctx.info_name}" if ctx is not None and ctx.parent else "dlkit"
+        command = ctx.command_path if ctx is not None and ctx.parent else "dlkit"
         click.echo(f"{command}: error: {e.format_message()}", err=True)
         return 2
     except UserError as e:
-        click.echo(f"dlkit {e.command}: error: {e}" if e.command else f"dlkit: error: {e}",
-                   err=True)
+        name = e.command or _subcommand(argv)
+        click.echo(f"dlkit {name}: error: {e}" if name else f"dlkit: error: {e}", err=True)
         return 2
     except (ShapeError, DTypeError, FileNotFoundError, ValueError, ImportError) as e:
-        click.echo(f"dlkit: error: {e}", err=True)
+        name = _subcommand(argv)
+        click.echo(f"dlkit {name}: error: {e}" if name else f"dlkit: error: {e}", err=True)
         return 2
     return 0
 

@@ -21,23 +21,23 @@ from typing import Any
 import click
 
 import dlkit as dl
+from dlkit import recipes
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
 from dlkit.models.transformer_lm import TransformerLM
+from dlkit.strategy import run_folder as rf
 from dlkit.text import CELLS, CharLM, CharVocab, SampleText, fit_lines, fit_stream
 from dlkit.text.corpus import BUNDLED, bundled_text, read_text, split_lines
 
 CMD, SAMPLE = "charlm", "sample"
 VOCAB, SAMPLES = "vocab.json", "samples.txt"
-OPTIMIZERS = {"sgd": dl.optim.SGD, "momentum": dl.optim.Momentum, "rmsprop": dl.optim.RMSprop,
-              "adam": dl.optim.Adam}
 DEFAULTS: dict[str, Any] = {
     "corpus": "dinos", "mode": "lines", "cell": "lstm", "embed_dim": 16, "n_a": 50,
     "epochs": 10, "batch_size": 32, "bptt": 64, "optimizer": "adam", "lr": 0.01,
     "clip_value": 5.0, "clip_norm": None, "lower": None, "dev_size": 0.1,
     "early_stopping": None, "sample_every": 2, "samples": 7, "max_len": 50,
     "temperature": 1.0, "top_k": None, "seed": 1, "out": None, "progress": True,
+    "checkpoint_every": 1, "overwrite": False,
     "arch": "rnn", "d_model": 32, "heads": 4, "layers": 2,
 }
 
@@ -93,10 +93,11 @@ def evaluate_lm(model: CharLM, vocab: CharVocab, lines: list[str], mode: str, ba
     return {"loss": loss, "perplexity": math.exp(min(loss, 700.0))}
 
 
-def train_charlm(command: str = CMD, **given: Any) -> Path:
+def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: Any) -> Path:
     """Train a character-level language model with the options ``given`` (the rest take
     ``DEFAULTS``); print samples as it trains and the final loss and perplexity; write the
-    run folder and return it."""
+    run folder and return it. ``resume_from``: continue that run folder from its checkpoint
+    (``given`` then holds the run's own options)."""
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise TypeError(f"train_charlm: unknown options {unknown}")
@@ -105,9 +106,6 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
         raise UserError(f"--mode: expected lines or stream, got {o['mode']!r}", command)
     if o["cell"] not in CELLS:
         raise UserError(f"--cell: expected one of {', '.join(CELLS)}, got {o['cell']!r}", command)
-    if o["optimizer"] not in OPTIMIZERS:
-        raise UserError(f"--optimizer: expected one of {', '.join(OPTIMIZERS)}, got "
-                        f"{o['optimizer']!r}", command)
     if not o["temperature"] > 0:
         raise UserError(f"--temperature: expected a value > 0, got {o['temperature']}", command)
     if not 0 <= o["dev_size"] < 1:
@@ -134,18 +132,39 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
                         "rows in stream mode: lower --batch-size", command)
     model = CharLM(len(vocab), o["embed_dim"], o["n_a"], o["cell"]) if o["arch"] == "rnn" \
         else transformer_charlm(o, len(vocab), command)
-    optimizer = OPTIMIZERS[o["optimizer"]](model.parameters(), lr=o["lr"])
+    optimizer = recipes.make_optimizer(o["optimizer"], model.parameters(), o["lr"],
+                                       command=command)
     name = o["corpus"] if o["corpus"] in BUNDLED else Path(o["corpus"]).stem
-    folder = rf.new_run_folder(o["out"], f"{name}-charlm-{o['cell']}")
-    callbacks: list[Any] = [dl.train.CSVLogger(str(folder / rf.HISTORY))]
+    folder = resume_from if resume_from is not None else rf.new_run_folder(
+        o["out"], f"{name}-charlm-{o['cell']}", o["overwrite"], command)
+    options = {k: o[k] for k in DEFAULTS}
+    vocab.save(folder / VOCAB)
+    rf.write_json(folder / rf.CONFIG, {
+        "dlkit_version": dl.__version__, "command": "charlm", "task": "charlm",
+        "status": rf.RUNNING, "options": options, "vocab_size": len(vocab),
+        "capitalize": bool(o["lower"]), "split": {"train": len(train_lines),
+                                                   "dev": len(dev_lines)},
+        "loss": "cross_entropy"})
+    callbacks: list[Any] = [dl.train.TerminateOnNaN(raise_error=True, lr_option="--lr")]
     if o["sample_every"]:
         callbacks.append(SampleText(vocab, every=o["sample_every"], n=o["samples"],
                                     max_len=o["max_len"], temperature=o["temperature"],
                                     top_k=o["top_k"], seed=o["seed"], capitalize=o["lower"],
                                     print_fn=click.echo))
     if o["early_stopping"] is not None:
-        callbacks.append(dl.train.EarlyStopping("val_loss", patience=o["early_stopping"],
-                                                restore_best_weights=True))
+        callbacks += recipes.standard_callbacks(optimizer, early_stopping=o["early_stopping"])
+    if o["checkpoint_every"]:
+        callbacks.append(dl.train.ModelCheckpoint(folder / rf.CHECKPOINT,
+                                                  every=o["checkpoint_every"]))
+    initial_epoch = 0
+    if resume_from is not None:
+        from dlkit.cli.train import _truncate_history
+
+        initial_epoch = dl.io.load_checkpoint(folder / rf.CHECKPOINT, model, optimizer,
+                                              callbacks=callbacks)["epoch"]
+        _truncate_history(folder / rf.HISTORY, initial_epoch)
+    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY),
+                                        append=resume_from is not None))
     n_chars = len(vocab) - len(dl.text.SPECIALS)
     unit = "lines" if o["mode"] == "lines" else "lines as one stream"
     clip = ", ".join(f"clip {k} {v:g}" for k, v in (("value", clip_value), ("norm", clip_norm))
@@ -154,18 +173,22 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
                f"{len(vocab)} tokens ({n_chars} characters + <PAD> <UNK> <EOS>); model "
                f"{o['cell']} embed {o['embed_dim']} n_a {o['n_a']} "
                f"({model.num_parameters()} parameters); {o['optimizer']} lr={o['lr']:g}, "
-               f"{clip}")
+               f"{clip}" + (f"; resuming after epoch {initial_epoch}" if initial_epoch else ""))
     start = time.perf_counter()
     common = dict(epochs=o["epochs"], batch_size=o["batch_size"], optimizer=optimizer,
                   clip_value=clip_value, clip_norm=clip_norm, callbacks=callbacks,
-                  verbose=int(o["progress"]))
-    if o["mode"] == "lines":
-        history = fit_lines(model, vocab, train_lines, validation_lines=dev_lines or None,
-                            **common)
-    else:
-        history = fit_stream(model, vocab, stream_ids(vocab, train_lines), bptt=o["bptt"],
-                             validation_text=stream_ids(vocab, dev_lines) if dev_lines
-                             else None, **common)
+                  verbose=int(o["progress"]), initial_epoch=initial_epoch)
+    try:
+        if o["mode"] == "lines":
+            fit_lines(model, vocab, train_lines, validation_lines=dev_lines or None, **common)
+        else:
+            fit_stream(model, vocab, stream_ids(vocab, train_lines), bptt=o["bptt"],
+                       validation_text=stream_ids(vocab, dev_lines) if dev_lines else None,
+                       **common)
+    except UserError:
+        rf.set_status(folder, rf.FAILED)
+        raise
+    history = dl.train.History.from_csv(folder / rf.HISTORY)
     seconds = time.perf_counter() - start
     results = {"train": evaluate_lm(model, vocab, train_lines, o["mode"], o["batch_size"],
                                     o["bptt"])}
@@ -177,17 +200,11 @@ def train_charlm(command: str = CMD, **given: Any) -> Path:
     if o["lower"]:
         final = [t[:1].upper() + t[1:] for t in final]
     dl.io.save(model, folder / rf.MODEL)
-    vocab.save(folder / VOCAB)
-    options = {k: o[k] for k in DEFAULTS}
-    rf.write_json(folder / rf.CONFIG, {
-        "dlkit_version": dl.__version__, "command": "charlm", "task": "charlm",
-        "options": options, "vocab_size": len(vocab), "capitalize": bool(o["lower"]),
-        "split": {"train": len(train_lines), "dev": len(dev_lines)},
-        "loss": "cross_entropy"})
     ran = len(history)
     rf.write_json(folder / rf.METRICS, {**results, "epochs": ran, "seconds": round(seconds, 3),
                                         "uniform_perplexity": len(vocab)})
     dl.io.atomic_write_bytes(folder / SAMPLES, ("\n".join(final) + "\n").encode(), command)
+    rf.set_status(folder, rf.COMPLETE)
     click.echo(f"trained {ran} epochs in {seconds:.1f} s; wrote {folder}/ (model.safetensors, "
                f"vocab.json, config.json, history.csv, metrics.json, samples.txt)")
     line = (f"final loss {results['train']['loss']:.4f}, perplexity "
@@ -285,7 +302,7 @@ def charlm_from_train(ctx: click.Context) -> Path:
               help="Lines per batch (stream mode: parallel rows of the stream).")
 @click.option("--bptt", type=click.IntRange(1), default=64, show_default=True,
               help="Stream mode: time steps per chunk (gradients flow back this far).")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
+@click.option("--optimizer", type=click.Choice(sorted(recipes.OPTIMIZERS)), default="adam",
               show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.01, show_default=True)
 @click.option("--clip-value", type=click.FloatRange(0), default=5.0, show_default=True,
@@ -314,11 +331,38 @@ def charlm_from_train(ctx: click.Context) -> Path:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", default=None, help="Run folder [default: runs/<corpus>-charlm-<cell>-"
               "<time>].")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=1, show_default=True,
+              metavar="N", help="Write checkpoint.safetensors every N epochs (0: never).")
+@click.option("--resume", default=None, metavar="RUN",
+              help="Continue run folder RUN from its checkpoint with its own options (only "
+                   "--epochs may change, to train longer).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
-def charlm(**options: Any) -> None:
+def charlm(resume: str | None, **options: Any) -> None:
     """Train a character-level language model; print samples as it trains."""
-    train_charlm(CMD, **options)
+    if resume is None:
+        train_charlm(CMD, **options)
+        return
+    ctx = click.get_current_context()
+    given = {k for k in ctx.params
+             if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    extra = given - {"resume", "epochs", "progress"}
+    if extra:
+        names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+        raise UserError(f"--resume continues a run with its own options; {names} cannot be "
+                        "changed (only --epochs, to train longer)", CMD)
+    folder = rf.run_folder(resume, CMD)
+    config = rf.read_json(folder, rf.CONFIG, CMD, required=("options",))
+    if config.get("task") != "charlm":
+        raise UserError(f"{resume!r} is not a dlkit charlm run", CMD)
+    if not (folder / rf.CHECKPOINT).exists():
+        raise UserError(f"run {resume!r} has no {rf.CHECKPOINT} to resume from", CMD)
+    own = {k: v for k, v in config["options"].items() if k in DEFAULTS}
+    if "epochs" in given:
+        own["epochs"] = options["epochs"]
+    own["progress"] = options["progress"]
+    train_charlm(CMD, resume_from=folder, **own)
 
 
 @cli.command()

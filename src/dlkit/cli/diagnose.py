@@ -11,8 +11,8 @@ import click
 
 import dlkit as dl
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
 from dlkit.cli.errors import UserError
+from dlkit.strategy import run_folder as rf
 
 CMD = "diagnose"
 
@@ -48,21 +48,21 @@ def _sizes(text: str) -> list[float | int]:
 
 def _learning_curve(run: str, path: str, sizes: list[float | int], epochs: int | None,
                     human: float | None) -> None:
-    from dlkit.cli.datasets import prepare
-    from dlkit.cli.train import IMAGE_MODELS, OPTIMIZERS, build_model, hidden_layers
-    from dlkit.train.diagnose import learning_curve, plot_learning_curve
+    from dlkit import recipes
+    from dlkit.data.prepare import prepare
+    from dlkit.strategy.diagnose import learning_curve, plot_learning_curve
 
     folder = rf.run_folder(run, CMD)
     config = rf.read_json(folder, rf.CONFIG, CMD)
     try:
         opts = config["options"]
-        images = config.get("images", opts["model"] in IMAGE_MODELS)
+        opts = {**recipes.train_defaults(), **opts}
+        images = config.get("images", opts["model"] in recipes.IMAGE_MODELS)
         dl.manual_seed(opts["seed"])
         p = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
                     test_size=opts["test_size"], standardize=opts["standardize"],
                     command=CMD, examples=opts["examples"], noise=opts["noise"],
                     images=images, image_size=opts.get("image_size"))
-        sizes_h = hidden_layers(opts["model"], opts["hidden"]) if not images else []
     except KeyError as e:
         raise UserError(f"{run!r}: config.json lacks {e}; a learning curve needs a run "
                         "folder written by dlkit train", CMD) from None
@@ -70,9 +70,8 @@ def _learning_curve(run: str, path: str, sizes: list[float | int], epochs: int |
         raise UserError("a learning curve needs the run's dev set (dev_size > 0)", CMD)
 
     def build() -> tuple[Any, Any]:
-        net = build_model(opts["model"], p, sizes_h, opts["activation"], opts["init"],
-                          opts["dropout"], opts["batch_norm"])
-        return net, OPTIMIZERS[opts["optimizer"]](net.parameters(), lr=opts["lr"])
+        recipe = recipes.classifier(opts, p.input_shape, p.task, p.n_classes, command=CMD)
+        return recipe.model, recipe.optimizer
 
     try:
         curve = learning_curve(build, config["loss"], p.X_train, p.y_train, p.X_dev, p.y_dev,
@@ -112,8 +111,8 @@ def diagnose(run: str | None, human: str | None, train_error: str | None,
     """Avoidable bias, variance, data mismatch, overfitting to dev: the largest gap and what
     to try. From a run folder (dlkit diagnose RUN --human 0.01) or from errors
     (dlkit diagnose --human 1% --train 8% --train-dev 10% --dev 20%)."""
-    from dlkit.train.diagnose import diagnose_errors, diagnose_run
-    from dlkit.train.metrics import get_metric
+    from dlkit.metrics import get_metric
+    from dlkit.strategy.diagnose import diagnose_errors, diagnose_run
 
     given = {"--train": train_error, "--train-dev": train_dev_error, "--dev": dev_error,
              "--test": test_error}

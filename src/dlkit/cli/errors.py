@@ -1,11 +1,6 @@
-"""The CLI's user error."""
+"""The CLI's user error (defined with the library's errors, so library code that checks
+options and run folders can raise it without importing the CLI)."""
 
-from __future__ import annotations
+from dlkit.errors import UserError
 
-
-class UserError(Exception):
-    """A mistake in the command line or its inputs: reported in one line, exit code 2."""
-
-    def __init__(self, message: str, command: str = "") -> None:
-        super().__init__(message)
-        self.command = command
+__all__ = ["UserError"]

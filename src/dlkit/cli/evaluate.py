@@ -9,15 +9,22 @@ import click
 import numpy as np
 
 import dlkit as dl
+from dlkit import recipes
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
-from dlkit.cli.datasets import as_model_input, infer_task, load_file, prepare
 from dlkit.cli.errors import UserError
+from dlkit.data.prepare import as_model_input, check_finite, infer_task, load_file, prepare
+from dlkit.strategy import run_folder as rf
+
+REQUIRED = ("options", "task", "loss")
 
 
 def load_run(path: str, command: str) -> tuple[Path, dict, dl.nn.Module]:
     folder = rf.run_folder(path, command)
-    config = rf.read_json(folder, rf.CONFIG, command)
+    config = rf.read_json(folder, rf.CONFIG, command, required=REQUIRED)
+    if config["task"] != "charlm":
+        rf.read_json(folder, rf.CONFIG, command, required=("input_shape", "n_features"))
+        config["options"] = {**recipes.train_defaults(), **config["options"]}
+    rf.check_complete(folder, config, command)
     if not (folder / rf.MODEL).exists():
         raise UserError(f"{path!r} has no {rf.MODEL}; was the training run finished?", command)
     return folder, config, dl.io.load(folder / rf.MODEL)
@@ -27,6 +34,7 @@ def inputs_for(folder: Path, config: dict, X: np.ndarray, command: str) -> np.nd
     """Shape (flatten, or resize images) and standardize new inputs as the run's were."""
     opts = config["options"]
     images = config.get("images", False)
+    check_finite(X, "the input", command)
     X = as_model_input(X, images, opts.get("image_size") if images else None, command)
     expected = tuple(config["input_shape"])
     if tuple(X.shape[1:]) != expected:
@@ -37,6 +45,10 @@ def inputs_for(folder: Path, config: dict, X: np.ndarray, command: str) -> np.nd
                         f"{'features per example' if not images else 'images'} (input shape "
                         f"{expected}), the data has {got}{hint}", command)
     standardizer = rf.read_standardizer(folder)
+    if standardizer is None and config.get("standardized"):
+        raise UserError(f"{str(folder)!r} lacks {rf.PREPROCESS}: the model was trained on "
+                        "standardized inputs, and without the file its predictions would be "
+                        "wrong", command)
     return standardizer.transform(X) if standardizer is not None else X
 
 
@@ -72,6 +84,7 @@ def evaluate(run: str, data: str | None) -> None:
                     test_size=opts["test_size"], standardize=opts["standardize"],
                     command=command, examples=opts["examples"], noise=opts["noise"],
                     images=config.get("images", False), image_size=opts.get("image_size"))
+        rf.check_fingerprint(config.get("data"), p.fingerprint, command)
         sets = {"train": (p.X_train, p.y_train), "dev": (p.X_dev, p.y_dev),
                 "test": (p.X_test, p.y_test)}
     for name, (X, y) in sets.items():
@@ -91,6 +104,8 @@ def evaluate(run: str, data: str | None) -> None:
 def predict(run: str, input_path: str, output: str | None) -> None:
     """Class predictions and probabilities of a run's model for new examples."""
     command = "predict"
+    if output is not None and Path(output).is_dir():
+        raise UserError(f"--output {output!r} is a folder; name a CSV file to write", command)
     folder, config, model = load_run(run, command)
     suffix = Path(input_path).suffix.lower()
     X, _ = load_file(input_path, command, y_key=None, target=None)

@@ -16,18 +16,21 @@ _THRESHOLD = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*"
 
 
 def _runs_in(path: str, command: str) -> list:
-    from dlkit.train.experiment import is_run, list_runs, read_run
+    from dlkit.strategy.experiment import is_run, list_runs, read_run
 
     folder = Path(path)
     if not folder.exists():
         raise UserError(f"folder {path!r} not found", command)
     if not folder.is_dir():
         raise UserError(f"{path!r} is not a folder", command)
+    errors: list[str] = []
     try:
         runs = [read_run(folder)] if is_run(folder) and command == "compare" \
-            else list_runs(folder)
+            else list_runs(folder, errors)
     except ValueError as e:
         raise UserError(str(e), command) from None
+    for message in errors:
+        click.echo(f"dlkit {command}: warning: skipped {message}", err=True)
     return runs
 
 
@@ -43,8 +46,8 @@ def _runs_in(path: str, command: str) -> list:
 def runs(folder: str, sort: str | None, columns: str | None, satisfice: tuple[str, ...],
          top: int | None) -> None:
     """List the runs in FOLDER (dlkit train runs, tuning trials) as a table."""
-    from dlkit.train.experiment import runs_table, sort_runs
-    from dlkit.train.selection import parse_condition
+    from dlkit.strategy.experiment import runs_table, sort_runs
+    from dlkit.strategy.selection import parse_condition
 
     command = "runs"
     found = _runs_in(folder, command)
@@ -104,7 +107,7 @@ def runs(folder: str, sort: str | None, columns: str | None, satisfice: tuple[st
 def compare(runs: tuple[str, ...], out: str, metrics: tuple[str, ...]) -> None:
     """Draw the learning curves of several runs (or of every run in a folder) in one
     picture: a colour per run, training solid and dev dashed."""
-    from dlkit.train.experiment import plot_runs, runs_table
+    from dlkit.strategy.experiment import plot_runs, runs_table
 
     command = "compare"
     records = []

@@ -4,108 +4,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 import numpy as np
 
 import dlkit as dl
+from dlkit import recipes
 from dlkit.cli import cli
-from dlkit.cli import run_folder as rf
-from dlkit.cli.datasets import Prepared, prepare
-from dlkit.cli.errors import UserError
 from dlkit.data import DATASETS
-from dlkit.models import ACTIVATIONS, mlp
+from dlkit.data.prepare import Prepared, prepare
+from dlkit.errors import UserError
+from dlkit.models import ACTIVATIONS
+from dlkit.nn.config import to_config
+from dlkit.recipes import INITS, MODELS, OPTIMIZERS, SCHEDULES
+from dlkit.strategy import run_folder as rf
 
 CMD = "train"
-OPTIMIZERS = {"sgd": dl.optim.SGD, "momentum": dl.optim.Momentum, "rmsprop": dl.optim.RMSprop,
-              "adam": dl.optim.Adam}
-SCHEDULES = {"inverse-time": dl.optim.InverseTimeDecay, "exponential": dl.optim.ExponentialDecay,
-             "inverse-sqrt": dl.optim.InverseSqrtDecay, "step": dl.optim.StepDecay}
-DENSE_MODELS = ("logreg", "shallow", "mlp")
-IMAGE_MODELS = ("cnn", "lenet5", "resnet", "inception", "mobilenet")
-MODELS = DENSE_MODELS + IMAGE_MODELS
-MIN_SIZE = {"lenet5": 32, "resnet": 8, "inception": 8, "mobilenet": 8}
 METRICS = ("accuracy", "precision", "recall", "f1")
-
-
-def parse_hidden(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"--hidden: expected comma-separated layer sizes like 20,7,5, got "
-                        f"{text!r}", CMD) from None
-    if any(n <= 0 for n in sizes):
-        raise UserError(f"--hidden: layer sizes must be positive, got {text!r}", CMD)
-    return sizes
-
-
-def hidden_layers(model: str, hidden: str) -> list[int]:
-    sizes = parse_hidden(hidden)
-    if model == "logreg":
-        return []
-    if model == "shallow":
-        if len(sizes) != 1:
-            raise UserError(f"--model shallow has one hidden layer: give one size, got "
-                            f"{hidden!r}", CMD)
-    elif not sizes:
-        raise UserError("--model mlp needs at least one hidden size (--hidden 20,7,5)", CMD)
-    return sizes
-
-
-def build_model(model: str, prepared: Prepared, sizes: list[int], activation: str,
-                init: str | None, dropout: float, batch_norm: bool) -> dl.nn.Module:
-    n_out = 1 if prepared.task == "binary" else prepared.n_classes
-    if model in DENSE_MODELS:
-        return mlp(prepared.X_train.shape[1], sizes, n_out, activation, init, dropout,
-                   batch_norm)
-    n_h, n_w, c = prepared.input_shape
-    if model == "cnn":
-        return dl.models.simple_cnn((n_h, n_w, c), n_out, dropout=dropout)
-    if model == "lenet5":
-        return dl.models.LeNet5(n_out, in_channels=c, input_size=n_h, activation="relu",
-                                pool="max")
-    if model == "resnet":
-        return dl.models.ResNetSmall(n_out, in_channels=c)
-    if model == "inception":
-        return dl.models.InceptionSmall(n_out, in_channels=c)
-    return dl.models.MobileNet(n_out, in_channels=c, width=0.5, small_input=True,
-                               blocks=[[64, 1], [128, 2], [128, 1], [256, 2], [256, 1]])
-
-
-def augmentation(images: bool, prepared: Prepared, flip: bool, crop: int | None,
-                 color_shift: float | None, rotate: float | None) -> Any:
-    """The training-batch transforms the options ask for (images only), or None."""
-    from dlkit.data import transforms as T
-
-    steps: list[Any] = []
-    if flip:
-        steps.append(T.RandomHorizontalFlip())
-    if crop:
-        steps.append(T.RandomCrop(prepared.input_shape[:2], padding=crop))
-    if rotate:
-        steps.append(T.RandomRotation(rotate))
-    if color_shift:
-        steps.append(T.ColorShift(color_shift))
-    if steps and not images:
-        raise UserError("--flip, --crop, --color-shift and --rotate augment images: use a "
-                        "convolutional --model", CMD)
-    return T.Compose(steps) if steps else None
-
-
-def make_schedule(name: str, optimizer: dl.optim.Optimizer, decay_rate: float,
-                  interval: int) -> Any:
-    if name == "none":
-        return None
-    cls = SCHEDULES[name]
-    if name == "inverse-time":
-        return cls(optimizer, decay_rate=decay_rate, time_interval=interval,
-                   staircase=interval > 1)
-    if name == "exponential":
-        return cls(optimizer, base=decay_rate)
-    if name == "inverse-sqrt":
-        return cls(optimizer, k=decay_rate)
-    return cls(optimizer, drop=decay_rate, every=interval)
 
 
 def report(prepared: Prepared, model: dl.nn.Module, loss: str) -> dict[str, dict[str, float]]:
@@ -151,8 +66,10 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               help="Number of examples of a generated dataset (flower, moons, circles).")
 @click.option("--noise", type=click.FloatRange(0), default=None,
               help="Noise of a generated dataset.")
-@click.option("--model", type=click.Choice(MODELS), default="cnn", show_default=True,
-              help="Dense: logreg (no hidden layer), shallow (one), mlp (deep, --hidden). "
+@click.option("--model", type=click.Choice(MODELS), default=None,
+              help="[default: follows the data: cnn for images (the digits, .h5 files), mlp "
+                   "for feature vectors or when a dense option such as --hidden is given] "
+                   "Dense: logreg (no hidden layer), shallow (one), mlp (deep, --hidden). "
                    "Convolutional (images): cnn (2 conv-pool stages), lenet5 (32x32), resnet "
                    "(small ResNet), inception (small Inception), mobilenet (depthwise-separable).")
 @click.option("--image-size", type=click.IntRange(4), default=None,
@@ -162,7 +79,7 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               help="Hidden layer sizes, comma-separated.")
 @click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="tanh",
               show_default=True)
-@click.option("--init", type=click.Choice(["he", "xavier", "small", "zeros", "glorot_uniform"]),
+@click.option("--init", type=click.Choice(list(INITS)),
               default=None, help="Weight initializer [default: he for relu, else xavier].")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
               show_default=True)
@@ -201,6 +118,15 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
               help="Stop when the dev loss has not improved for PATIENCE epochs.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<time>].")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=None, metavar="N",
+              help="Write checkpoint.safetensors every N epochs (and after the last) so a "
+                   "killed run can --resume [default: every epoch for convolutional models, "
+                   "every 10 for dense ones; 0: never].")
+@click.option("--resume", default=None, metavar="RUN",
+              help="Continue the run in folder RUN from its last checkpoint, with its own "
+                   "options (--epochs may raise the total); the result equals an "
+                   "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
 @click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
@@ -215,67 +141,96 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           batch_size: int, l2: float, dropout: float, batch_norm: bool,
           standardize: bool | None, dev_size: float, test_size: float, flip: bool,
           crop: int | None, color_shift: float | None, rotate: float | None,
-          early_stopping: int | None, seed: int, out: str | None, progress: bool,
+          early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
+          checkpoint_every: int | None, resume: str | None, progress: bool,
           task: str) -> None:
     """Train a network, write a run folder, print the test accuracy."""
+    ctx = click.get_current_context()
     if task == "charlm":
         from dlkit.cli.charlm import charlm_from_train
 
-        charlm_from_train(click.get_current_context())
+        charlm_from_train(ctx)
         return
-    options = dict(locals())
-    images = model in IMAGE_MODELS
-    sizes = hidden_layers(model, hidden) if not images else []
-    if epochs is None:
-        epochs = 10 if images else 200
-    if images and image_size is None and model in MIN_SIZE:
-        image_size = MIN_SIZE[model] if model == "lenet5" else None
-    options.update(epochs=epochs, image_size=image_size)
-    if dev_size + (0 if test_data else test_size) >= 1:
-        raise UserError("--dev-size plus --test-size must leave training examples", CMD)
-    dl.manual_seed(seed)
-    if standardize is None:
-        standardize = not images and dataset not in ("flower", "moons", "circles")
-    options["standardize"] = standardize
-    prepared = prepare(dataset, test_data=test_data, dev_size=dev_size, test_size=test_size,
-                       standardize=standardize, command=CMD, examples=examples, noise=noise,
-                       images=images, image_size=image_size)
-    if images and model in MIN_SIZE and min(prepared.input_shape[:2]) < MIN_SIZE[model]:
-        raise UserError(f"--model {model} needs images of at least {MIN_SIZE[model]}x"
-                        f"{MIN_SIZE[model]}, got {prepared.input_shape[:2]}; pass --image-size",
-                        CMD)
+    given = {k for k in ctx.params
+             if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    if resume is not None:
+        folder, config = _resumable(resume, given)
+        opts = {**config["options"], **({"epochs": epochs} if "epochs" in given else {})}
+        if opts["epochs"] < config["options"]["epochs"]:
+            raise UserError(f"--epochs {opts['epochs']} is fewer than the run's "
+                            f"{config['options']['epochs']}", CMD)
+        every = config.get("checkpoint_every", 1) or 1
+    else:
+        options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
+        dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
+                               "progress", "task", "model", "overwrite", "checkpoint_every",
+                               "resume"}
+        opts = recipes.resolve_options(options, dense_given, CMD)
+        every = checkpoint_every if checkpoint_every is not None else (
+            1 if opts["model"] in recipes.IMAGE_MODELS else 10)
+        name = Path(dataset).stem if dataset not in DATASETS else dataset
+        folder = rf.new_run_folder(out, f"{name}-{opts['model']}", overwrite, CMD)
+    model, images = opts["model"], opts["model"] in recipes.IMAGE_MODELS
+    dl.manual_seed(opts["seed"])
+    prepared = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
+                       test_size=opts["test_size"], standardize=opts["standardize"],
+                       command=CMD, examples=opts["examples"], noise=opts["noise"],
+                       images=images, image_size=opts["image_size"])
+    recipe = recipes.classifier(opts, prepared.input_shape, prepared.task, prepared.n_classes,
+                                command=CMD)
+    net, opt, loss = recipe.model, recipe.optimizer, recipe.loss
     n_in = int(np.prod(prepared.input_shape))
     n_out = 1 if prepared.task == "binary" else prepared.n_classes
-    net = build_model(model, prepared, sizes, activation, init, dropout, batch_norm)
-    loss = "bce_logits" if prepared.task == "binary" else "cross_entropy"
-    opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr)
-    augment = augmentation(images, prepared, flip, crop, color_shift, rotate)
-    callbacks: list[Any] = []
-    sched = make_schedule(schedule, opt, decay_rate, decay_interval)
-    if sched is not None:
-        callbacks.append(dl.train.LearningRateScheduler(sched))
-    if early_stopping is not None:
-        callbacks.append(dl.train.EarlyStopping("val_loss", patience=early_stopping,
-                                                restore_best_weights=True))
-    name = Path(dataset).stem if dataset not in DATASETS else dataset
-    folder = rf.new_run_folder(out, f"{name}-{model}")
-    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY)))
+    sizes = recipes.hidden_layers(model, opts["hidden"], CMD)
+    name = Path(opts["dataset"]).stem if opts["dataset"] not in DATASETS else opts["dataset"]
+    config = {
+        "dlkit_version": dl.__version__, "command": "train", "status": rf.RUNNING,
+        "options": opts, "model": model, "model_config": to_config(net),
+        "task": prepared.task, "n_classes": prepared.n_classes, "images": images,
+        "input_shape": list(prepared.input_shape), "n_features": n_in,
+        "data": prepared.fingerprint, "standardized": prepared.standardizer is not None,
+        "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
+                  "test": len(prepared.X_test)},
+        "loss": loss, "checkpoint_every": every}
+    initial_epoch = 0
+    callbacks = [*recipe.callbacks, dl.train.TerminateOnNaN(raise_error=True,
+                                                            lr_option="--lr")]
+    if every:
+        callbacks.append(dl.train.ModelCheckpoint(folder / rf.CHECKPOINT, every=every))
+    if resume is not None:
+        recorded = rf.read_json(folder, rf.CONFIG, CMD).get("data")
+        if recorded and prepared.fingerprint["sha256"] != recorded.get("sha256"):
+            raise UserError(f"the data of run {resume!r} changed since it was trained; it "
+                            "cannot be resumed on other data", CMD)
+        state = dl.io.load_checkpoint(folder / rf.CHECKPOINT, net, opt, callbacks=callbacks)
+        initial_epoch = state["epoch"]
+        _truncate_history(folder / rf.HISTORY, initial_epoch)
+    callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY), append=resume is not None))
+    rf.write_json(folder / rf.CONFIG, config)
     layers = ("x".join(map(str, prepared.input_shape)) + f" -> {n_out}" if images
-              else "-".join(map(str, [n_in, *sizes, n_out])) + f" {activation}")
+              else "-".join(map(str, [n_in, *sizes, n_out])) +
+              (f" {opts['activation']}" if sizes else ""))
     click.echo(f"{name}: {len(prepared.X_train)} train / {len(prepared.X_dev)} dev / "
                f"{len(prepared.X_test)} test examples, {prepared.task} "
                f"({prepared.n_classes} classes); model {model} {layers} "
-               f"({net.num_parameters()} parameters); {optimizer} lr={lr}")
+               f"({net.num_parameters()} parameters); {opts['optimizer']} lr={opts['lr']}"
+               + (f"; resuming after epoch {initial_epoch}" if resume is not None else ""))
     validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
     start = time.perf_counter()
-    history = dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train, epochs=epochs,
-                           batch_size=batch_size, validation_data=validation,
-                           callbacks=callbacks, l2=l2, verbose=int(progress),
-                           transform=augment)
+    try:
+        dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train,
+                     epochs=opts["epochs"], batch_size=opts["batch_size"],
+                     validation_data=validation, callbacks=callbacks, l2=opts["l2"],
+                     verbose=int(progress), transform=recipe.transform,
+                     initial_epoch=initial_epoch)
+    except UserError:
+        rf.set_status(folder, rf.FAILED)
+        raise
     seconds = time.perf_counter() - start
+    history = dl.train.History.from_csv(folder / rf.HISTORY)
     ran = len(history["loss"])
     for e in sorted({0, *range(max(1, ran // 5) - 1, ran, max(1, ran // 5)), ran - 1}):
-        line = f"epoch {e + 1:4d}  loss {history['loss'][e]:.4f}  accuracy " \
+        line = f"epoch {history.epochs[e] + 1:4d}  loss {history['loss'][e]:.4f}  accuracy " \
                f"{history['accuracy'][e]:.3f}"
         if "val_loss" in history:
             line += f"  dev loss {history['val_loss'][e]:.4f}  dev accuracy " \
@@ -285,17 +240,39 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
     dl.io.save(net, folder / rf.MODEL)
     if prepared.standardizer is not None:
         rf.write_standardizer(folder, prepared.standardizer)
-    rf.write_json(folder / rf.CONFIG, {
-        "dlkit_version": dl.__version__, "command": "train", "options": options,
-        "task": prepared.task, "n_classes": prepared.n_classes, "images": images,
-        "input_shape": list(prepared.input_shape), "n_features": n_in,
-        "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
-                  "test": len(prepared.X_test)},
-        "loss": loss})
     rf.write_json(folder / rf.METRICS, {**results, "epochs": ran, "seconds": round(seconds, 3)})
+    rf.set_status(folder, rf.COMPLETE)
     pictures = draw(folder, history, net, prepared)
     click.echo(f"trained {ran} epochs in {seconds:.1f} s; wrote {folder}/ (model.safetensors, "
                f"history.csv, metrics.json{''.join(', ' + p for p in pictures)})")
     summary = "  ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in results.items())
     click.echo(summary)
     click.echo(f"test accuracy {results['test']['accuracy']:.3f}")
+
+
+def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
+    """The folder and config of a run to resume; only --epochs and --progress may be given
+    beside --resume (the run's own options rebuild everything else)."""
+    extra = given - {"resume", "epochs", "progress"}
+    if extra:
+        names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+        raise UserError(f"--resume continues a run with its own options; {names} cannot be "
+                        "changed (only --epochs, to train longer)", CMD)
+    folder = rf.run_folder(run, CMD)
+    config = rf.read_json(folder, rf.CONFIG, CMD, required=("options", "status"))
+    if not (folder / rf.CHECKPOINT).exists():
+        raise UserError(f"run {run!r} has no {rf.CHECKPOINT} to resume from (it was trained "
+                        "with --checkpoint-every 0, or killed before its first checkpoint)",
+                        CMD)
+    return folder, config
+
+
+def _truncate_history(path: Path, epochs: int) -> None:
+    """Keep the rows of history.csv for the epochs the checkpoint holds (a run killed after
+    logging an epoch but before checkpointing it logged one row too many)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].strip().isdigit()
+                        and int(ln.split(",", 1)[0]) < epochs]
+    dl.io.atomic_write_bytes(path, "".join(kept).encode(), "dlkit train")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -326,6 +327,70 @@ def load_torch_state_dict(model: Module, state_dict: Mapping[str, Any],
     overrides = _parse_mapping(mapping)
     dl_layers = _dl_layers(model)
     t_layers = _torch_layers(state_dict)
+    # recurrent layers (nested anywhere) go to load_torch_rnn, which knows their layouts
+    restore, rec_loaded, dl_layers, t_layers = _hand_off_recurrent(model, dl_layers, t_layers)
+    try:
+        result = _load_layers(model, overrides, dl_layers, t_layers, strict)
+    except Exception:
+        for module, state in restore:
+            module.load_state_dict(state)
+        raise
+    return TorchImport(rec_loaded + result.loaded, result.skipped, result.missing,
+                       result.unexpected)
+
+
+_RECURRENT_KEY = re.compile(r"(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
+
+
+def _hand_off_recurrent(model: Module, dl_layers: list[_DlLayer], t_layers: list[_TorchLayer],
+                        ) -> tuple[list, list[tuple[str, str]], list[_DlLayer],
+                                   list[_TorchLayer]]:
+    """Pair dlkit's recurrent layers (RNN, GRU, LSTM, Bidirectional, at any depth) with the
+    torch nn.RNN / LSTM / GRU layers (each ``_l<k>`` of a stacked module counts as one) in
+    order, load each pair with ``load_torch_rnn``, and return what to restore on a later
+    failure, the pairs loaded, and the layers left for the other pairings."""
+    from dlkit.io.torch_rnn import load_torch_rnn
+    from dlkit.nn.recurrent import GRU, LSTM, RNN, Bidirectional
+
+    dl_rec: list[tuple[str, Module]] = []
+    for prefix, module in model.named_modules():
+        inside = any(prefix.startswith(p + ".") for p, _ in dl_rec)
+        if isinstance(module, (RNN, GRU, LSTM, Bidirectional)) and not inside:
+            dl_rec.append((prefix, module))
+    t_rec = [tl for tl in t_layers
+             if tl.entries and all(_RECURRENT_KEY.match(n) for n in tl.entries)]
+    if not dl_rec and not t_rec:
+        return [], [], dl_layers, t_layers
+    units = [(tl, k) for tl in t_rec
+             for k in sorted({int(_RECURRENT_KEY.match(n).group(3)) for n in tl.entries})]
+    if len(units) != len(dl_rec):
+        raise TorchImportError(
+            f"{FUNC}: the dlkit model has {len(dl_rec)} recurrent layer(s) "
+            f"{[p for p, _ in dl_rec]}, the state_dict {len(units)} "
+            f"{[f'{tl.prefix}_l{k}' for tl, k in units]}; a stacked torch module counts one "
+            "layer per num_layers")
+    restore = [(module, module.state_dict()) for _, module in dl_rec]
+    loaded: list[tuple[str, str]] = []
+    try:
+        for (prefix, module), (tl, k) in zip(dl_rec, units):
+            for dl_key, t_keys in load_torch_rnn(module, dict(tl.entries), layer_index=k):
+                names = [t_keys] if isinstance(t_keys, str) else list(t_keys)
+                loaded.append((f"{prefix}.{dl_key}" if prefix else dl_key,
+                               "+".join(tl.key(n) for n in names)))
+    except Exception:
+        for module, state in restore:
+            module.load_state_dict(state)
+        raise
+    inner = tuple(p for p, _ in dl_rec)
+    rest_dl = [layer for layer in dl_layers
+               if not any(layer.prefix == p or layer.prefix.startswith(p + ".") for p in inner)]
+    rest_t = [tl for tl in t_layers if tl not in t_rec]
+    return restore, loaded, rest_dl, rest_t
+
+
+def _load_layers(model: Module, overrides: dict[str, _Override], dl_layers: list[_DlLayer],
+                 t_layers: list[_TorchLayer], strict: bool) -> TorchImport:
+    """Pair, check and copy the non-recurrent layers (steps 1 to 5 below)."""
     dl_by_prefix = {layer.prefix: layer for layer in dl_layers}
     dl_keys = {layer.key(n): (layer, n) for layer in dl_layers for n in layer.names}
     t_by_prefix = {layer.prefix: layer for layer in t_layers}

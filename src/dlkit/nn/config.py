@@ -21,12 +21,28 @@ class UnknownLayerError(ValueError):
     """A config names a layer class that is not registered."""
 
 
-def register(cls: M) -> M:
-    """Class decorator: make ``cls`` buildable from a config under its class name."""
-    if not (isinstance(cls, type) and issubclass(cls, Module)):
-        raise TypeError(f"register: expected a Module subclass, got {cls!r}")
-    LAYERS[cls.__name__] = cls
-    return cls
+def register(cls: Any = None, *, replace: bool = False) -> Any:
+    """Class decorator: make ``cls`` buildable from a config under its class name.
+
+    A name already registered by another class is an error (a saved config naming it would
+    rebuild the wrong layer); ``@register(replace=True)`` replaces it on purpose."""
+
+    def add(c: M) -> M:
+        if not (isinstance(c, type) and issubclass(c, Module)):
+            raise TypeError(f"register: expected a Module subclass, got {c!r}")
+        old = LAYERS.get(c.__name__)
+        same = old is not None and (old.__module__, old.__qualname__) == (c.__module__,
+                                                                          c.__qualname__)
+        if old is not None and old is not c and not same and not replace:
+            raise ValueError(
+                f"register: a layer named {c.__name__!r} is already registered "
+                f"({old.__module__}.{old.__qualname__}); a config naming it would build the "
+                f"wrong class: rename {c.__module__}.{c.__qualname__}, or pass "
+                f"@register(replace=True) to replace it on purpose")
+        LAYERS[c.__name__] = c
+        return c
+
+    return add(cls) if cls is not None else add
 
 
 def to_config(module: Module) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from dlkit.nn.config import module_from_config, register, to_config
 from dlkit.nn.module import Module
 from dlkit.nn.parameter import Parameter
 from dlkit.ops import recurrent as R
-from dlkit.ops.shape import concat, reshape
-from dlkit.tensor import Function, Tensor, as_tensor
+from dlkit.ops.shape import concat, getitem, reshape
+from dlkit.tensor import Tensor, as_tensor
 
 
 class _RecurrentLayer(Module):
@@ -59,8 +59,14 @@ class _RecurrentLayer(Module):
 
     def _initial(self, x: Tensor, initial_state: Any) -> list[Any]:
         if initial_state is None:
-            if self.stateful and self.states is not None and \
-                    self.states[0].shape[0] == x.shape[0]:
+            if self.stateful and self.states is not None:
+                carried = self.states[0].shape[0]
+                if carried != x.shape[0]:
+                    raise ShapeError(
+                        f"{type(self).__name__}(stateful=True): the state carried from the "
+                        f"last batch has {carried} rows, this batch has {x.shape[0]}; a "
+                        "stateful layer needs batches of one size (drop_last=True, or pad the "
+                        "last batch), or call reset_states() before a batch of another size")
                 return list(self.states)
             return [None] * self.n_states
         states = list(initial_state) if isinstance(initial_state, (tuple, list)) \
@@ -209,27 +215,15 @@ class TimeDistributed(Module):
         return cls(module_from_config(config["layer"]))
 
 
-class EmbeddingLookup(Function):
-    """E[idx] for integer idx of any shape;  dE = the rows of dY summed into their indices."""
-
-    def __init__(self, idx: Any) -> None:
-        self.idx = idx
-
-    def forward(self, weight):
-        self.shape = weight.shape
-        return weight[self.idx]
-
-    def backward(self, gy):
-        g = np.zeros(self.shape, dtype=gy.dtype)
-        np.add.at(g, self.idx.reshape(-1), gy.reshape(-1, self.shape[1]))
-        return g
-
-
 @register
 class Embedding(Module):
     """Integer tokens (m, T) -> vectors (m, T, dim): row i of ``weight`` (vocab, dim) is the
-    embedding e_i (the notes' E o_i, without the one-hot product). ``mask(idx)`` gives the
-    (m, T) 0/1 mask of non-padding tokens when ``padding_idx`` is set."""
+    embedding e_i (the notes' E o_i, without the one-hot product): the indexing op
+    ``weight[idx]``, whose backward sums the rows of dY into their tokens' rows.
+
+    ``padding_idx``: that row starts at zero and never learns (as PyTorch's): padding tokens
+    embed to zeros and send no gradient. ``mask(idx)`` gives the (m, T) 0/1 mask of
+    non-padding tokens."""
 
     def __init__(self, vocab_size: int, dim: int, padding_idx: int | None = None,
                  dtype: Any = None) -> None:
@@ -244,13 +238,17 @@ class Embedding(Module):
         self.weight = Parameter(weight)
 
     def forward(self, idx: Any) -> Tensor:
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        idx = idx.data if isinstance(idx, Tensor) else idx
+        idx = idx if hasattr(idx, "dtype") else np.asarray(idx)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: expected integer token indices, got {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.vocab_size):
             raise ValueError(f"Embedding: token indices must lie in [0, {self.vocab_size}), got "
                              f"{idx.min()} to {idx.max()}")
-        return EmbeddingLookup(idx)(self.weight)
+        out = getitem(self.weight, idx)
+        if self.padding_idx is not None and (idx == self.padding_idx).any():
+            out = out * (idx != self.padding_idx)[..., None].astype(out.dtype)
+        return out
 
     def mask(self, idx: Any) -> np.ndarray:
         idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)

@@ -22,12 +22,36 @@ def stable_sigmoid(z: Any) -> Any:
 _EXP_CAP = {"f": 88.0, "d": 709.0, "e": 11.0}  # largest x with e^x finite, per dtype
 
 
-def stable_softmax(z: Any, axis: int) -> Any:
+def stable_softmax(z: Any, axis: int = -1) -> Any:
     """softmax(z)_i = e^(z_i - max z) / sum_j e^(z_j - max z)."""
     xp = array_module(z)
     e = xp.exp(z - z.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
+
+
+def stable_log_softmax(z: Any, axis: int = -1, with_softmax: bool = False) -> Any:
+    """log softmax(z)_i = (z_i - max z) - log sum_j e^(z_j - max z) (log-sum-exp, finite for
+    any finite z). ``with_softmax`` also returns softmax(z) from the same exponentials:
+    ``(log_softmax, softmax)``. The one log-softmax of dlkit: the op, the cross-entropy and
+    the metrics call it."""
+    xp = array_module(z)
+    log_p = z - z.max(axis=axis, keepdims=True)
+    e = xp.exp(log_p)
+    total = e.sum(axis=axis, keepdims=True)
+    log_p -= xp.log(total)
+    if not with_softmax:
+        return log_p
+    e /= total
+    return log_p, e
+
+
+def logistic_loss(z: Any, y: Any) -> Any:
+    """The logistic loss from logits, elementwise: -(y log sigma(z) + (1 - y) log(1 - sigma(z)))
+    = max(z, 0) - z y + log(1 + e^-|z|), finite for any z (never log 0). The one BCE-from-logits
+    kernel: the loss ops and the metrics call it."""
+    xp = array_module(z)
+    return xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 class Sigmoid(Function):
@@ -99,11 +123,8 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, z):
-        xp = array_module(z)
-        shifted = z - z.max(axis=self.axis, keepdims=True)
-        y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
-        self.y = y
-        return y
+        self.y = stable_log_softmax(z, self.axis)
+        return self.y
 
     def backward(self, gy):
         xp = array_module(gy)
@@ -111,26 +132,34 @@ class LogSoftmax(Function):
 
 
 def sigmoid(z: Any) -> Tensor:
+    """a = sigma(z) = 1 / (1 + e^-z), computed without overflow;  dz = da * a (1 - a)."""
     return Sigmoid()(as_tensor(z))
 
 
 def tanh(z: Any) -> Tensor:
+    """a = tanh(z);  dz = da * (1 - a^2). Shape of z."""
     return Tanh()(as_tensor(z))
 
 
 def relu(z: Any) -> Tensor:
+    """a = max(0, z);  dz = da * [z > 0] (the notes' g'(z) for ReLU). Shape of z."""
     return ReLU()(as_tensor(z))
 
 
 def leaky_relu(z: Any, slope: float = 0.01) -> Tensor:
+    """a = z if z > 0 else slope * z;  dz = da * (1 if z > 0 else slope). Shape of z."""
     return LeakyReLU(slope)(as_tensor(z))
 
 
 def softmax(z: Any, axis: int = -1) -> Tensor:
+    """a_i = e^{z_i} / sum_j e^{z_j} along ``axis`` (the max subtracted first);
+    dz = a * (da - sum(da * a)). Shape of z."""
     return Softmax(axis)(as_tensor(z))
 
 
 def log_softmax(z: Any, axis: int = -1) -> Tensor:
+    """y = z - logsumexp(z) along ``axis`` (stable: the max is subtracted first);
+    dz = dy - softmax(z) * sum(dy). Shape of z."""
     return LogSoftmax(axis)(as_tensor(z))
 
 

@@ -102,7 +102,7 @@ class Pow(Function):
 
 
 class Neg(Function):
-    """y = -x;  dx = -dy."""
+    """y = -x (the negation, elementwise);  dx = -dy."""
 
     def forward(self, x):
         return -x
@@ -228,62 +228,79 @@ class Cast(Function):
 
 
 def add(a: Any, b: Any) -> Tensor:
+    """y = a + b with NumPy broadcasting;  da, db = dy summed back to each input's shape."""
     return Add()(*_pair(a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
+    """y = a - b with broadcasting;  da = dy,  db = -dy (summed to each shape)."""
     return Sub()(*_pair(a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
+    """y = a * b with broadcasting;  da = dy * b,  db = dy * a (summed to each shape)."""
     return Mul()(*_pair(a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
+    """y = a / b with broadcasting;  da = dy / b,  db = -dy a / b^2 (summed to b's shape)."""
     return Div()(*_pair(a, b))
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors the operator's name
+    """y = x^c (c a number or a tensor);  dx = dy c x^(c-1),  dc = dy y ln x (x > 0)."""
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         return PowScalar(b)(a)
     return Pow()(*_pair(a, b))
 
 
 def neg(x: Any) -> Tensor:
+    """y = -x (the negation, elementwise);  dx = -dy."""
     return Neg()(as_tensor(x))
 
 
 def exp(x: Any) -> Tensor:
+    """y = e^x elementwise;  dx = dy * y."""
     return Exp()(as_tensor(x))
 
 
 def log(x: Any) -> Tensor:
+    """y = ln x elementwise (x > 0);  dx = dy / x."""
     return Log()(as_tensor(x))
 
 
 def sqrt(x: Any) -> Tensor:
+    """y = sqrt(x) elementwise (x >= 0);  dx = dy / (2 y)."""
     return Sqrt()(as_tensor(x))
 
 
 def square(x: Any) -> Tensor:
+    """y = x^2 elementwise;  dx = 2 x dy."""
     return PowScalar(2)(as_tensor(x))
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
+    """y = |x| elementwise;  dx = dy * sign(x). Shape of x."""
     return Abs()(as_tensor(x))
 
 
 def clip(x: Any, lo: float | None = None, hi: float | None = None) -> Tensor:
+    """y = min(max(x, lo), hi) (either bound may be None);
+    dx = dy where lo <= x <= hi, else 0."""
     if lo is None and hi is None:
         raise ValueError("clip: expected at least one of lo, hi; got neither")
     return Clip(lo, hi)(as_tensor(x))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
+    """y = max(a, b) elementwise with broadcasting;  the gradient goes to the larger input
+    (half to each on a tie)."""
     return Maximum()(*_pair(a, b))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
+    """y = min(a, b) elementwise with broadcasting;  the gradient goes to the smaller input
+    (half to each on a tie)."""
     return Minimum()(*_pair(a, b))
 
 
@@ -294,6 +311,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def cast(x: Any, dtype: Any) -> Tensor:
+    """x converted to ``dtype``;  dx = dy converted back to x's dtype."""
     x = as_tensor(x)
     if x.dtype == np.dtype(dtype):
         return x

@@ -91,6 +91,8 @@ class Linear(Function):
 
 
 def matmul(a: Any, b: Any) -> Tensor:
+    """y = a @ b (batched over leading axes, NumPy's matmul rules);
+    da = dy b^T,  db = a^T dy."""
     return MatMul()(as_tensor(a), as_tensor(b))
 
 

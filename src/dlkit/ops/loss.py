@@ -13,7 +13,7 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import DTypeError, ShapeError
-from dlkit.ops.activation import stable_sigmoid
+from dlkit.ops.activation import logistic_loss, stable_log_softmax, stable_sigmoid
 from dlkit.tensor import Function, Tensor, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -93,10 +93,8 @@ class BinaryCrossEntropyWithLogits(_ElementwiseLoss):
     dz = (sigma(z) - y) / m (the notes' dZ = A - Y)."""
 
     def forward(self, z, y):
-        xp = array_module(z)
         self.z, self.y = z, y
-        losses = xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
-        return self.reduce(losses)
+        return self.reduce(logistic_loss(z, y))
 
     def backward(self, gy):
         g = self.upstream(gy)
@@ -118,12 +116,8 @@ class CrossEntropy(Function):
 
     def forward(self, z, probs=None):
         xp = array_module(z)
-        log_softmax = z - z.max(axis=-1, keepdims=True)
-        e = xp.exp(log_softmax)
-        total = e.sum(axis=-1, keepdims=True)
-        log_softmax -= xp.log(total)
-        e /= total
-        self.softmax = e  # one exponential serves both the loss and the gradient
+        # one exponential serves both the loss and the gradient
+        log_softmax, self.softmax = stable_log_softmax(z, -1, with_softmax=True)
         if probs is not None:
             self.probs, self.valid, self.count = probs, None, z.size // z.shape[-1]
             losses = -(probs * log_softmax).sum(axis=-1)

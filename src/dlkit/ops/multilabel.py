@@ -14,7 +14,7 @@ from typing import Any
 
 from dlkit.backend import array_module
 from dlkit.errors import DTypeError, ShapeError
-from dlkit.ops.activation import stable_sigmoid
+from dlkit.ops.activation import logistic_loss, stable_sigmoid
 from dlkit.ops.loss import _check_same_shape, _target
 from dlkit.tensor import Function, Tensor, as_tensor
 
@@ -33,7 +33,7 @@ class MultiLabelBCEWithLogits(Function):
         mask = self.mask
         y = xp.where(mask > 0, y, 0)  # "?" entries (NaN, -1) take a harmless 0
         self.z, self.y = z, y
-        losses = (xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))) * mask
+        losses = logistic_loss(z, y) * mask
         if self.reduction == "none":
             return losses
         if self.reduction == "mean":  # over the labelled entries

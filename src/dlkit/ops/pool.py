@@ -127,10 +127,14 @@ def max_pool2d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
 
 
 def max_pool3d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Max pooling of x (m, n_D, n_H, n_W, n_C) over f x f x f windows with ``stride``
+    (default f); ``padding`` adds -inf. dx routes each dy to its window's maximum."""
     return _pool("max", 3, "max_pool3d", x, f, stride, padding)
 
 
 def avg_pool1d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Average pooling of x (m, n_L, n_C) over windows of ``f`` with ``stride`` (default f);
+    zero ``padding`` is counted in the mean. dx spreads each dy evenly over its window."""
     return _pool("avg", 1, "avg_pool1d", x, f, stride, padding)
 
 
@@ -140,6 +144,8 @@ def avg_pool2d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
 
 
 def avg_pool3d(x: Any, f: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Average pooling of x (m, n_D, n_H, n_W, n_C) over f x f x f windows with ``stride``
+    (default f); zero ``padding`` is counted in the mean. dx spreads each dy over its window."""
     return _pool("avg", 3, "avg_pool3d", x, f, stride, padding)
 
 

@@ -148,24 +148,32 @@ class LogSumExp(Function):
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """y = sum of x over ``axis`` (all axes when None);  dx = dy broadcast back to x's shape."""
     return Sum(axis, keepdims)(as_tensor(x))
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """y = (1/n) sum of x over ``axis`` (n entries);  dx = dy / n broadcast back."""
     return Mean(axis, keepdims)(as_tensor(x))
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """y = max of x over ``axis``;  dx = dy at the maximum (shared equally between ties)."""
     return Max(axis, keepdims)(as_tensor(x))
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """y = min of x over ``axis``;  dx = dy at the minimum (shared equally between ties)."""
     return Max(axis, keepdims, minimum=True)(as_tensor(x))
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """y = (1 / (n - ddof)) sum (x - mean)^2 over ``axis``;
+    dx = dy 2 (x - mean) / (n - ddof)."""
     return Var(axis, keepdims, ddof)(as_tensor(x))
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """y = log sum_i e^{x_i} over ``axis``, computed as m + log sum e^{x_i - m}, m = max x;
+    dx = dy * softmax(x)."""
     return LogSumExp(axis, keepdims)(as_tensor(x))

@@ -47,3 +47,42 @@ __all__ = [
     "read_text", "sample", "sample_ids", "sample_many", "split_lines", "stream_loss",
     "tbptt_chunks",
 ]
+
+# --- seq2seq (course 5 week 3): BLEU, decoding, dates, beam-search error analysis ---
+from dlkit.text.beam_analysis import BeamErrorReport, beam_error_analysis  # noqa: E402
+from dlkit.text.bleu import (  # noqa: E402
+    BLEUScore,
+    bleu_score,
+    corpus_bleu,
+    modified_precision,
+    sentence_bleu,
+)
+from dlkit.text.captioning import CaptionModel, caption, synthetic_captions  # noqa: E402
+from dlkit.text.dates import date_pairs, format_date, human_vocab, machine_vocab  # noqa: E402
+from dlkit.text.decode import (  # noqa: E402
+    Hypothesis,
+    beam_search,
+    greedy_search,
+    lm_beam_search,
+    lm_step_fn,
+    sample_search,
+    select_state,
+    sequence_log_probs,
+)
+from dlkit.text.seq2seq import (  # noqa: E402
+    Seq2Seq,
+    Seq2SeqStep,
+    Translator,
+    fit_seq2seq,
+    teacher_forcing,
+)
+
+__all__ += [
+    "CaptionModel", "caption", "synthetic_captions",
+    "BeamErrorReport", "beam_error_analysis",
+    "Seq2Seq", "Seq2SeqStep", "Translator", "fit_seq2seq", "teacher_forcing",
+    "date_pairs", "format_date", "human_vocab", "machine_vocab",
+    "BLEUScore", "Hypothesis", "beam_search", "bleu_score", "corpus_bleu", "greedy_search",
+    "lm_beam_search", "lm_step_fn", "modified_precision", "sample_search", "select_state",
+    "sentence_bleu", "sequence_log_probs",
+]

@@ -27,6 +27,7 @@ import numpy as np
 
 from dlkit.backend import generator, to_numpy
 from dlkit.nn.module import Module
+from dlkit.ops.activation import stable_softmax
 from dlkit.ops.loss import cross_entropy
 from dlkit.tensor import no_grad
 from dlkit.text.batching import lm_batch, tbptt_chunks
@@ -49,10 +50,7 @@ def next_token_probabilities(logits: Any, temperature: float = 1.0, top_k: int |
         kth = np.partition(z, V - top_k, axis=-1)[..., V - top_k, None]
         z[z < kth] = -np.inf
     z /= temperature
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=-1, keepdims=True)
-    return p
+    return stable_softmax(z, axis=-1)
 
 
 def draw(p: np.ndarray, rng: Any) -> np.ndarray:

@@ -1,5 +1,13 @@
-"""Training: fit / evaluate / predict, callbacks, metrics, losses by name, L2 penalty, transfer
-learning (frozen backbones, new heads, cached features, progressive unfreezing)."""
+"""Training: the loop (``fit`` / ``evaluate`` / ``predict`` with one extension point, the
+``Step``), its callbacks and the history. Nothing else lives here: metrics are in
+``dlkit.metrics``, the course 3 tools in ``dlkit.strategy``, losses by name, the L2 penalty and
+transfer learning in ``dlkit.nn``. Their old names under ``dlkit.train`` still resolve (see
+CHANGELOG.md)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from dlkit.train.callbacks import (
     Callback,
@@ -11,38 +19,32 @@ from dlkit.train.callbacks import (
     ProgressBar,
     TerminateOnNaN,
 )
-from dlkit.train.diagnose import (
-    diagnose_errors,
-    diagnose_run,
-    learning_curve,
-    plot_learning_curve,
-)
-from dlkit.train.errors import ErrorTable, misclassified, plot_worst
-from dlkit.train.experiment import ExperimentLogger, TensorBoard
 from dlkit.train.history import History
 from dlkit.train.loop import Trainer, batches, evaluate, fit, predict
-from dlkit.train.losses import LOSSES, get_loss
-from dlkit.train.metrics import METRICS, accuracy, f1, get_metric, precision, recall
-from dlkit.train.regularization import l2_penalty
-from dlkit.train.selection import choose, single_number
 from dlkit.train.step import Step, StepOutput, SupervisedStep
-from dlkit.train.transfer import (
-    FeatureCache,
-    freeze_backbone,
-    parameterised_layers,
-    replace_head,
-    split_head,
-    trainable_parameters,
-    unfreeze_last,
-)
 
 __all__ = [
-    "LOSSES", "METRICS", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
+    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
     "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "Step", "StepOutput",
-    "SupervisedStep", "TerminateOnNaN", "Trainer", "batches",
-    "accuracy", "evaluate", "f1", "fit", "get_loss", "get_metric", "l2_penalty", "precision",
-    "predict", "recall", "FeatureCache", "freeze_backbone", "parameterised_layers",
-    "replace_head", "split_head", "trainable_parameters", "unfreeze_last", "ErrorTable",
-    "ExperimentLogger", "TensorBoard", "choose", "diagnose_errors", "diagnose_run",
-    "learning_curve", "misclassified", "plot_learning_curve", "plot_worst", "single_number",
+    "SupervisedStep", "TerminateOnNaN", "Trainer", "batches", "evaluate", "fit", "predict",
 ]
+
+# names that moved out of dlkit.train (0.2): where each lives now
+MOVED = {
+    **dict.fromkeys(("METRICS", "accuracy", "f1", "get_metric", "precision", "recall"),
+                    "dlkit.metrics"),
+    **dict.fromkeys(("LOSSES", "get_loss", "l2_penalty", "FeatureCache", "freeze_backbone",
+                     "parameterised_layers", "replace_head", "split_head",
+                     "trainable_parameters", "unfreeze_last"), "dlkit.nn"),
+    **dict.fromkeys(("diagnose_errors", "diagnose_run", "learning_curve",
+                     "plot_learning_curve", "ErrorTable", "misclassified", "plot_worst",
+                     "ExperimentLogger", "TensorBoard", "choose", "single_number"),
+                    "dlkit.strategy"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The moved names, from their new homes (``dl.train.choose`` is ``dl.strategy.choose``)."""
+    if name in MOVED:
+        return getattr(importlib.import_module(MOVED[name]), name)
+    raise AttributeError(f"module 'dlkit.train' has no attribute {name!r}")

@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 
 from dlkit.backend import to_numpy
+from dlkit.data.dataset import is_iterable_dataset, is_map_dataset
 from dlkit.data.loader import DataLoader
+from dlkit.metrics import get_metric
+from dlkit.nn.losses import LossSpec
 from dlkit.nn.module import Module
+from dlkit.nn.regularization import l2_penalty
 from dlkit.optim.clip import clip_grad_norm, clip_grad_value
 from dlkit.optim.optimizer import Optimizer
 from dlkit.tensor import Tensor, no_grad
 from dlkit.train.callbacks import Callback, CallbackList
 from dlkit.train.history import History
-from dlkit.train.losses import LossSpec
-from dlkit.train.metrics import get_metric
-from dlkit.train.regularization import l2_penalty
 from dlkit.train.step import ModelStep, Step, as_output, resolve_step
 from dlkit.train.trainer import Trainer
 
@@ -31,8 +32,12 @@ Data = Any  # arrays X (with y), a DataLoader, or any re-iterable of batches
 def batches(data: Data, y: Any = None, *, batch_size: int = 64, shuffle: bool = False,
             transform: Callable | None = None, func: str = "fit") -> Iterable[Any]:
     """The batches of ``data``: a ``DataLoader`` over the arrays ``(data, y)`` (or ``data``
-    alone when ``y`` is None and ``data`` is an array), or ``data`` itself when it already is
-    a loader or an iterable of batches (then ``batch_size`` and ``shuffle`` are its own)."""
+    alone when ``y`` is None and ``data`` is an array) or over a ``dlkit.data`` dataset
+    (map-style or a stream), or ``data`` itself when it already is a loader or an iterable of
+    batches (then ``batch_size`` and ``shuffle`` are its own)."""
+    if y is None and (is_map_dataset(data) or is_iterable_dataset(data)):
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle and is_map_dataset(data),
+                          transform=transform)
     if isinstance(data, (np.ndarray, Tensor)) or y is not None or _is_array_like(data):
         arrays = (data,) if y is None else (data, y)
         return DataLoader(*arrays, batch_size=batch_size, shuffle=shuffle, transform=transform)

@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dlkit.nn.losses import LossSpec, get_loss
 from dlkit.nn.module import Module
 from dlkit.tensor import Tensor
-from dlkit.train.losses import LossSpec, get_loss
 
 
 @dataclass

@@ -45,9 +45,10 @@ class RandomCrop(Transform):
             Xp = np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0)), mode=self.mode)
         H, W = Xp.shape[1:3]
         corner = generator().integers(0, [H - h + 1, W - w + 1], size=(m, 2))  # (m, 2)
-        rows = corner[:, :1] + np.arange(h)  # (m, h)
-        cols = corner[:, 1:] + np.arange(w)  # (m, w)
-        return Xp[np.arange(m)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        # every h x w window as a view (m, H-h+1, W-w+1, n_C, h, w); pick one per example
+        windows = np.lib.stride_tricks.sliding_window_view(Xp, (h, w), axis=(1, 2))
+        picked = windows[np.arange(m), corner[:, 0], corner[:, 1]]  # (m, n_C, h, w)
+        return np.ascontiguousarray(picked.transpose(0, 2, 3, 1))
 
     def _args(self) -> dict[str, Any]:
         return {"size": list(self.size), "padding": list(self.padding), "mode": self.mode}

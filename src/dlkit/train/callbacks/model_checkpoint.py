@@ -13,9 +13,10 @@ from dlkit.train.callbacks.monitor import Monitor
 
 class ModelCheckpoint(Callback):
     """Saves ``dlkit.io.save_checkpoint`` (model, optimizer, every callback's state, epoch,
-    step, RNG state) to ``path`` at the end of each completed epoch; with ``save_best_only``
-    only when ``monitor`` improves. ``path`` may hold format fields: ``{epoch}`` (epochs
-    completed, counted from 1) and logged values, e.g. ``"ckpt-{epoch:03d}-{val_loss:.3f}.st"``.
+    step, RNG state) to ``path`` at the end of each completed epoch (every ``every`` epochs,
+    and after the last); with ``save_best_only`` only when ``monitor`` improves. ``path`` may
+    hold format fields: ``{epoch}`` (epochs completed, counted from 1) and logged values,
+    e.g. ``"ckpt-{epoch:03d}-{val_loss:.3f}.st"``.
 
     It runs after the other callbacks (``order = 100``), so the checkpoint holds their state at
     the end of the epoch. Resume with ``load_checkpoint`` and ``fit(..., initial_epoch=epoch)``.
@@ -24,10 +25,13 @@ class ModelCheckpoint(Callback):
     order = 100
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss",
-                 save_best_only: bool = False, mode: str = "auto", verbose: bool = False) -> None:
+                 save_best_only: bool = False, mode: str = "auto", verbose: bool = False,
+                 every: int = 1) -> None:
+        if int(every) != every or every < 1:
+            raise ValueError(f"ModelCheckpoint: expected every >= 1 (epochs), got {every!r}")
         self.path = os.fspath(path)
         self.monitor = Monitor("ModelCheckpoint", monitor, mode)
-        self.save_best_only, self.verbose = save_best_only, verbose
+        self.save_best_only, self.verbose, self.every = save_best_only, verbose, int(every)
         self.last_path: str | None = None
         self._restored = False
 
@@ -49,6 +53,9 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         trainer = self.trainer
         if not trainer.epoch_completed:  # stopped mid-epoch (e.g. NaN): not resumable
+            return
+        if self.every > 1 and (epoch + 1) % self.every and not (
+                epoch + 1 == trainer.epochs or trainer.stop_training):
             return
         if self.save_best_only or self.monitor.key in logs:
             value = self.monitor.value(logs)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dlkit.metrics import direction
+
 
 class Monitor:
-    """Tracks the best value of ``logs[key]``. ``mode``: "min", "max", or "auto" ("min" for
-    names ending in "loss", "max" otherwise). An improvement beats the best by more than
-    ``min_delta``; NaN never improves."""
+    """Tracks the best value of ``logs[key]``. ``mode``: "min", "max", or "auto" (the
+    metric's own direction, ``dlkit.metrics.direction``: "val_loss" and "val_error" go down,
+    "val_accuracy" up). An improvement beats the best by more than ``min_delta``; NaN never
+    improves."""
 
     def __init__(self, owner: str, key: str, mode: str = "auto", min_delta: float = 0.0) -> None:
         if mode not in ("auto", "min", "max"):
@@ -17,7 +20,7 @@ class Monitor:
         if min_delta < 0:
             raise ValueError(f"{owner}: expected min_delta >= 0, got {min_delta}")
         self.owner, self.key, self.min_delta = owner, key, float(min_delta)
-        self.mode = ("min" if key.endswith("loss") else "max") if mode == "auto" else mode
+        self.mode = direction(key, owner) if mode == "auto" else mode
         self.best = self.worst
 
     @property

@@ -43,7 +43,7 @@ RECIPES: dict[str, tuple[str, ...]] = {
     ),
     "data_mismatch": (
         "carry out manual error analysis to see how the training and dev/test data differ "
-        "(dlkit.train.errors)",
+        "(dlkit.strategy.error_analysis)",
         "make the training data more like the dev/test data: synthesize it (artificial data "
         "synthesis, and beware of simulating only a small subset of the real variety)",
         "or collect more training data like the dev/test sets",
@@ -180,10 +180,13 @@ def diagnose_run(folder: str | Path, *, human: float | None = None,
     """Diagnose a finished run folder (``dlkit train`` or ``ExperimentLogger``): its train,
     train-dev (if measured), dev and test scores of ``metric`` become errors
     (1 - score, or the value itself for an error metric)."""
-    from dlkit.train.experiment import read_run
-    from dlkit.train.selection import lower_is_better
+    from dlkit.metrics import lower_is_better
+    from dlkit.strategy.experiment import read_run
 
     run = read_run(folder)
+    if run.status != "complete":
+        raise ValueError(f"diagnose: run {str(folder)!r} is unfinished (status "
+                         f"{run.status!r}): it has no final train/dev/test errors to diagnose")
     values = {}
     for level in ("train", "train_dev", "dev", "test"):
         key = f"{level}_{metric}"
@@ -229,8 +232,8 @@ def learning_curve(build: Callable[[], tuple[Any, Any]], loss: Any, X: Any, y: A
     its training and dev error. A training error that stays far from the dev error as n grows
     says variance (more data helps); both high and close says bias (more data will not)."""
     from dlkit.backend import manual_seed
+    from dlkit.metrics import lower_is_better
     from dlkit.train.loop import evaluate, fit
-    from dlkit.train.selection import lower_is_better
 
     X, y = np.asarray(X), np.asarray(y)
     m = len(X)

@@ -25,10 +25,8 @@ from dlkit.io.files import PathLike, atomic_write_bytes, read_safetensors, write
 from dlkit.nn.container import Sequential
 from dlkit.nn.linear import Linear
 from dlkit.nn.module import Module
-from dlkit.nn.normalization import BatchNorm1d
 from dlkit.nn.parameter import Parameter
-from dlkit.tensor import Tensor
-from dlkit.train.loop import predict
+from dlkit.tensor import Tensor, no_grad
 
 __all__ = ["FeatureCache", "freeze_backbone", "parameterised_layers", "replace_head",
            "split_head", "trainable_parameters", "unfreeze_last"]
@@ -112,17 +110,11 @@ def parameterised_layers(model: Module) -> list[tuple[str, Module]]:
     return [(name, m) for name, m in model.named_modules() if m._parameters]
 
 
-def freeze_backbone(module: Module, batchnorm_stats: bool = True) -> Module:
-    """Freeze every parameter of ``module``; with ``batchnorm_stats`` also its batch norms'
-    running averages (momentum 0, restored by ``unfreeze_last``), which ``fit`` would
-    otherwise keep updating, since it puts every layer in training mode."""
-    module.freeze()
-    if batchnorm_stats:
-        for m in module.modules():
-            if isinstance(m, BatchNorm1d) and m.momentum != 0:
-                object.__setattr__(m, "_unfrozen_momentum", m.momentum)
-                m.momentum = 0.0
-    return module
+def freeze_backbone(module: Module) -> Module:
+    """Freeze every parameter of ``module``. Its batch norms then run in inference mode (the
+    running averages normalize and are not updated: a frozen batch norm is a fixed affine
+    map), until ``unfreeze_last`` makes their scale and shift trainable again."""
+    return module.freeze()
 
 
 def unfreeze_last(model: Module, n_layers: int) -> list[str]:
@@ -138,13 +130,23 @@ def unfreeze_last(model: Module, n_layers: int) -> list[str]:
     for _, m in chosen:
         for p in m._parameters.values():
             p.requires_grad = True
-        momentum = m.__dict__.pop("_unfrozen_momentum", None)
-        if momentum is not None:
-            m.momentum = momentum
     return [name for name, _ in chosen]
 
 
 # ---- cached features ------------------------------------------------------------------------
+def _outputs(module: Module, X: np.ndarray, batch_size: int) -> np.ndarray:
+    """``module``'s outputs on X in eval mode without the tape, batch by batch."""
+    was = module.training
+    module.eval()
+    try:
+        with no_grad():
+            parts = [to_numpy(module(Tensor(X[s:s + batch_size])).data)
+                     for s in range(0, len(X), batch_size)]
+    finally:
+        module.train(was)
+    return np.concatenate(parts)
+
+
 def _as_array(X: Any) -> np.ndarray:
     return to_numpy(X.data if isinstance(X, Tensor) else X)
 
@@ -209,7 +211,7 @@ class FeatureCache:
         if features is not None:
             self.source = "file"
         else:
-            features = predict(self.module, self.X, self.batch_size)
+            features = _outputs(self.module, self.X, self.batch_size)
             self.source = "computed"
             if self.path is not None:
                 self._write(features, key)

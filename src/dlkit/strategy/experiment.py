@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from dlkit.io.files import atomic_write_bytes
+from dlkit.metrics import lower_is_better
 from dlkit.train.callbacks.base import Callback
 from dlkit.train.callbacks.csv_logger import CSVLogger
 from dlkit.train.history import History
-from dlkit.train.selection import lower_is_better
 
 HPARAMS, RESULT, HISTORY_CSV, HISTORY_JSONL, TENSORBOARD = (
     "hparams.json", "result.json", "history.csv", "history.jsonl", "tensorboard")
@@ -185,7 +185,10 @@ class ExperimentLogger(Callback):
             if key == "lr" or math.isnan(value):
                 continue
             best = self._best.get(key)
-            lower = lower_is_better(key)
+            try:
+                lower = lower_is_better(key)
+            except ValueError:  # a value of unknown direction has no "best"
+                continue
             if best is None or (value < best["value"] if lower else value > best["value"]):
                 self._best[key] = {"value": value, "epoch": epoch}
         for c in self._children():
@@ -217,6 +220,7 @@ class RunRecord:
     path: Path
     hparams: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    status: str = "complete"  # "running" (or killed), "failed" (diverged), "complete"
 
     def history(self) -> History | None:
         """The per-epoch history (history.csv), or None when the run has none."""
@@ -234,7 +238,7 @@ def _read_json(path: Path) -> Any:
 def is_run(folder: str | os.PathLike) -> bool:
     folder = Path(folder)
     return folder.is_dir() and any((folder / n).is_file() for n in
-                                   ("metrics.json", RESULT, HISTORY_CSV))
+                                   ("metrics.json", RESULT, HISTORY_CSV, "config.json"))
 
 
 def read_run(folder: str | os.PathLike) -> RunRecord:
@@ -246,8 +250,11 @@ def read_run(folder: str | os.PathLike) -> RunRecord:
     found = False
     if (folder / "config.json").is_file():
         config = _read_json(folder / "config.json")
-        if isinstance(config, dict):
-            record.hparams.update(config.get("options", {}))
+        if not isinstance(config, dict) or not isinstance(config.get("options", {}), dict):
+            raise ValueError(f"{str(folder / 'config.json')!r} is not a run's config (expected "
+                             "an object with an 'options' object)")
+        record.hparams.update(config.get("options", {}))
+        record.status = str(config.get("status", "complete"))
     if (folder / HPARAMS).is_file():
         data = _read_json(folder / HPARAMS)
         record.hparams.update(data.get("hparams", {}) if isinstance(data, dict) else {})
@@ -279,9 +286,10 @@ def read_run(folder: str | os.PathLike) -> RunRecord:
     return record
 
 
-def list_runs(folder: str | os.PathLike) -> list[RunRecord]:
+def list_runs(folder: str | os.PathLike, errors: list[str] | None = None) -> list[RunRecord]:
     """The runs in ``folder``: each sub-folder that is a run (searched two levels deep, so
-    a tuning folder's trial-*/ folders count), or the folder itself if it is one."""
+    a tuning folder's trial-*/ folders count), or the folder itself if it is one. With an
+    ``errors`` list, a run that cannot be read is skipped and described there."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"folder {str(folder)!r} not found")
@@ -295,7 +303,13 @@ def list_runs(folder: str | os.PathLike) -> list[RunRecord]:
         found = [folder]
     runs = []
     for path in found:
-        record = read_run(path)
+        try:
+            record = read_run(path)
+        except ValueError as e:  # one broken run does not hide the others
+            if errors is None:
+                raise
+            errors.append(f"{path}: {e}")
+            continue
         record.name = str(path.relative_to(folder)) if path != folder else path.name
         runs.append(record)
     return runs
@@ -338,10 +352,11 @@ def runs_table(runs: Sequence[RunRecord], sort: str | None = None,
         if len(values) > 1:
             varying.append(key)
     varying = varying[:max_hparams]
-    header = ["run", *columns, *varying]
+    show_status = any(r.status != "complete" for r in runs)
+    header = ["run", *(["status"] if show_status else []), *columns, *varying]
     rows = [header]
     for r in runs:
-        cells = [r.name]
+        cells = [r.name, *([r.status] if show_status else [])]
         for c in columns:
             v = r.metrics.get(c)
             cells.append("-" if v is None else (f"{v:g}" if c in ("epochs",) else f"{v:.4f}"))

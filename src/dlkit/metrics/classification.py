@@ -1,4 +1,4 @@
-"""Metrics computed from model outputs and targets (NumPy arrays).
+"""Classification metrics computed from model outputs and targets (NumPy arrays).
 
 Binary outputs have one column (or none): logits are thresholded at 0, probabilities at 0.5,
 and precision / recall / F1 are those of the positive class 1. Multiclass outputs have one
@@ -21,11 +21,10 @@ entries ("auto" = "micro") or average over the label columns ("macro", "weighted
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
-from functools import partial
 
 import numpy as np
+
+from dlkit.ops.activation import logistic_loss, stable_log_softmax, stable_softmax
 
 MULTILABEL = "multilabel"
 _AVERAGES = ("auto", "binary", "macro", "micro", "weighted")
@@ -240,8 +239,7 @@ def roc_auc(outputs: np.ndarray, targets: np.ndarray, output: str = "logits",
         _, true = _labels("roc_auc", outputs, targets, output)
         scores = outputs.reshape(-1, outputs.shape[-1])
         if output == "logits":
-            scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-            scores /= scores.sum(axis=1, keepdims=True)
+            scores = stable_softmax(scores, axis=1)
         columns = [(scores[:, j], true == j) for j in range(scores.shape[1])]
     else:
         true = _binary_targets("roc_auc", outputs, targets)
@@ -273,14 +271,13 @@ def log_loss(outputs: np.ndarray, targets: np.ndarray, output: str = "logits") -
         _, _, mask = _multilabel_entries("log_loss", outputs, targets)
         y = np.where(mask, np.asarray(targets, np.float64).reshape(mask.shape), 0.0)
         z = outputs.reshape(mask.shape)
-        losses = _bce_from_logits(z, y)
+        losses = logistic_loss(z, y)
         return float(losses[mask].mean()) if mask.any() else 0.0
     if is_multiclass(outputs):
         targets = np.asarray(targets)
         scores = outputs.reshape(-1, outputs.shape[-1])
         if output == "logits":
-            shifted = scores - scores.max(axis=1, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            log_p = stable_log_softmax(scores, axis=1)
         else:
             eps = np.finfo(np.float64).eps
             log_p = np.log(np.clip(scores, eps, 1 - eps))
@@ -298,7 +295,7 @@ def log_loss(outputs: np.ndarray, targets: np.ndarray, output: str = "logits") -
     if not a.size:
         return 0.0
     if output == "logits":
-        return float(_bce_from_logits(a, y).mean())
+        return float(logistic_loss(a, y).mean())
     eps = np.finfo(np.float64).eps
     a = np.clip(a, eps, 1 - eps)
     return float(-(y * np.log(a) + (1 - y) * np.log1p(-a)).mean())
@@ -365,39 +362,3 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _bce_from_logits(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """max(z, 0) - z y + log(1 + e^-|z|): the logistic loss from logits, finite for any z."""
-    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-
-
-METRICS: dict[str, Callable[..., float]] = {
-    "accuracy": accuracy,
-    "precision": precision,
-    "recall": recall,
-    "f1": f1,
-    "f1_score": f1,
-    "error": error,
-    "top_5_accuracy": top_k_accuracy,
-    "roc_auc": roc_auc,
-    "auc": roc_auc,
-    "log_loss": log_loss,
-}
-for _name, _fn in (("precision", precision), ("recall", recall), ("f1", f1)):
-    for _avg in ("macro", "micro", "weighted"):
-        METRICS[f"{_name}_{_avg}"] = METRICS[f"{_avg}_{_name}"] = partial(_fn, average=_avg)
-
-_TOP_K = re.compile(r"top_?(\d+)_accuracy")
-
-
-def get_metric(name: str) -> Callable[..., float]:
-    """A metric ``(outputs, targets, output) -> float`` by name; ``top_<k>_accuracy`` for any
-    k, ``<metric>_macro`` / ``_micro`` / ``_weighted`` (or ``macro_<metric>``) for averages."""
-    if name in METRICS:
-        return METRICS[name]
-    match = _TOP_K.fullmatch(name) if isinstance(name, str) else None
-    if match and int(match.group(1)) >= 1:
-        return partial(top_k_accuracy, k=int(match.group(1)))
-    raise ValueError(f"metric: unknown metric {name!r}; expected one of {sorted(METRICS)} "
-                     "or top_<k>_accuracy")

@@ -18,22 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dlkit.metrics import lower_is_better
+
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
     "==": operator.eq, "!=": operator.ne,
 }
 _CONDITION = re.compile(r"\s*(<=|>=|==|!=|<|>)\s*([-+0-9.eE]+|inf|-inf|nan)\s*")
-_LOWER_ENDS = ("loss", "error", "_err", "_ms", "_s", "_sec", "seconds", "time", "latency")
-_LOWER_STARTS = ("loss", "error", "latency")
-
-
-def lower_is_better(metric: str) -> bool:
-    """Whether smaller is better for a metric, by its name: losses, errors, times ("loss",
-    "error", "latency_ms", "seconds", ...) go down; accuracy, F1, AUC... go up."""
-    name = metric.lower()
-    return name.endswith(_LOWER_ENDS) or name.startswith(_LOWER_STARTS)
-
-
 def single_number(values: Mapping[str, float] | Sequence[float], how: str = "mean",
                   weights: Mapping[str, float] | Sequence[float] | None = None) -> float:
     """Several numbers made one, so that two models compare at a glance (the notes' single

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from dlkit.io.files import atomic_write_bytes
-from dlkit.train.metrics import MULTILABEL, is_multiclass, predicted_classes, true_classes
+from dlkit.metrics import MULTILABEL, is_multiclass, predicted_classes, true_classes
+from dlkit.ops.activation import stable_softmax
 
 FIXED = ("index", "label", "predicted", "p_predicted", "p_label", "loss")
 COMMENT = "comment"
@@ -249,8 +250,7 @@ def _probabilities(outputs: np.ndarray, output: str) -> np.ndarray:
     if is_multiclass(outputs):
         scores = outputs.reshape(len(outputs), -1)
         if output == "logits":
-            e = np.exp(scores - scores.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
+            return stable_softmax(scores, axis=1)
         return scores
     z = outputs.reshape(-1)
     p = np.exp(-np.logaddexp(0.0, -z)) if output == "logits" else z

@@ -1,24 +1,20 @@
-"""Data for the CLI: a built-in dataset by name or a file, its task, splits, standardizing."""
+"""Data for a training command: a built-in dataset by name or a file, its task, splits,
+standardizing (what ``dlkit train`` and ``dlkit tune`` train on)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dlkit.cli.errors import UserError
-from dlkit.data import (
-    DATASETS,
-    Standardizer,
-    get_dataset,
-    load_csv,
-    load_h5_images,
-    load_npz,
-    train_dev_split,
-    train_dev_test_split,
-)
+from dlkit.data.files import load_csv, load_h5_images, load_npz
+from dlkit.data.normalize import Standardizer
+from dlkit.data.registry import DATASETS, get_dataset
+from dlkit.data.split import train_dev_split, train_dev_test_split
+from dlkit.errors import UserError
 
 FILE_TYPES = (".h5", ".hdf5", ".npz", ".csv")
 
@@ -37,6 +33,37 @@ class Prepared:
     n_classes: int
     input_shape: tuple[int, ...]
     standardizer: Standardizer | None
+    fingerprint: dict[str, Any] | None = None
+
+
+def data_fingerprint(source: str, X: Any = None, y: Any = None) -> dict[str, Any]:
+    """What identifies a run's data: the absolute path and the SHA-256 of a file's bytes, or,
+    for a built-in dataset, the SHA-256 of its arrays (a changed scikit-learn copy is noticed
+    too)."""
+    path = Path(source)
+    digest = hashlib.sha256()
+    if path.is_file():
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return {"path": str(path.resolve()), "sha256": digest.hexdigest()}
+    for a in (X, y):
+        if a is not None:
+            a = np.ascontiguousarray(a)
+            digest.update(f"{a.dtype.str}{a.shape}".encode())
+            digest.update(memoryview(a).cast("B"))
+    return {"name": source, "sha256": digest.hexdigest()}
+
+
+def check_finite(X: Any, what: str, command: str) -> None:
+    """Non-finite inputs (NaN, inf) are an error naming the first rows that hold them."""
+    X = np.asarray(X)
+    if X.dtype.kind != "f" or np.isfinite(X).all():
+        return
+    bad = np.flatnonzero(~np.isfinite(X.reshape(len(X), -1)).all(axis=1))
+    rows = ", ".join(str(int(r)) for r in bad[:10]) + (" ..." if len(bad) > 10 else "")
+    raise UserError(f"{what} has non-finite values (NaN or inf) in {len(bad)} row(s): {rows} "
+                    "(counted from 0); remove or impute them first", command)
 
 
 def load_file(path: str, command: str, x_key: str = "X", y_key: str | None = "y",
@@ -138,6 +165,8 @@ def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: f
     Deterministic given the dlkit seed, so ``dlkit evaluate`` rebuilds the same split.
     """
     X, y = load_source(source, command, examples, noise, images)
+    fingerprint = data_fingerprint(source, X, y)
+    check_finite(X, repr(source), command)
     if len(X) != len(y):
         raise UserError(f"{len(X)} examples but {len(y)} labels; examples go on the first "
                         "axis (transpose an (n_x, m) matrix)", command)
@@ -146,6 +175,7 @@ def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: f
     task, n_classes, y = infer_task(y, command)
     if test_data is not None:
         X_test, y_test = load_source(test_data, command, images=images)
+        check_finite(X_test, f"--test-data {test_data!r}", command)
         X_test = as_model_input(X_test, images, image_size, command)
         if X_test.shape[1:] != X.shape[1:]:
             raise UserError(f"--test-data examples have shape {X_test.shape[1:]}, the "
@@ -162,4 +192,4 @@ def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: f
         standardizer = Standardizer().fit(X_train)
         X_train, X_dev, X_test = (standardizer.transform(a) for a in (X_train, X_dev, X_test))
     return Prepared(X_train, y_train, X_dev, y_dev, X_test, y_test, task, n_classes,
-                    input_shape, standardizer)
+                    input_shape, standardizer, fingerprint)
