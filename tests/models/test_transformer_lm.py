@@ -156,6 +156,16 @@ def test_translator_learns_to_reverse_and_cached_greedy_equals_uncached():
     keep = test_tgt != PAD
     exact = np.mean([(out[i][keep[i]] == test_tgt[i][keep[i]]).all() for i in range(100)])
     assert exact >= 0.85, exact  # 0.95 measured
+    # the same step function under dlkit.text.decode's searchers (state reordered by rows)
+    from dlkit.text.decode import beam_search, greedy_search
+    hyps = greedy_search(model.step, model.initial_state(test_src), BOS, EOS, 6)
+    for i, h in enumerate(hyps):
+        n = len(h.tokens)
+        assert h.tokens == out[i, :n].tolist() and (not h.ended or out[i, n] == EOS)
+    beams = beam_search(model.step, model.initial_state(test_src[:20]), BOS, EOS, 3, 6)
+    reference = [test_tgt[i][(test_tgt[i] != PAD) & (test_tgt[i] != EOS)].tolist()
+                 for i in range(20)]
+    assert np.mean([b[0].tokens == r for b, r in zip(beams, reference)]) >= 0.8
 
 
 def test_translator_state_and_weights():

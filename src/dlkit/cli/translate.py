@@ -82,9 +82,10 @@ def _write_pairs(path: Path, pairs: list[tuple[str, str]]) -> None:
               help="Date task: held-out pairs to generate.")
 @click.option("--dev-size", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.1, show_default=True, help="--pairs: fraction held out.")
-@click.option("--model", "kind", type=click.Choice(["seq2seq", "course"]), default="seq2seq",
-              show_default=True, help="seq2seq: encoder-decoder reading its previous output "
-              "(beam search applies); course: the exercise's model exactly.")
+@click.option("--model", "--arch", "kind", type=click.Choice(["seq2seq", "course", "transformer"]),
+              default="seq2seq", show_default=True, help="seq2seq: encoder-decoder reading its "
+              "previous output (beam search applies); course: the exercise's model exactly; "
+              "transformer: an encoder-decoder Transformer (--d-model, --heads, --layers).")
 @click.option("--cell", type=click.Choice(["lstm", "gru", "rnn"]), default="lstm",
               show_default=True)
 @click.option("--attention", type=click.Choice(["additive", "course", "dot", "general",
@@ -97,6 +98,12 @@ def _write_pairs(path: Path, pairs: list[tuple[str, str]]) -> None:
               help="Decoder (post-attention) units.")
 @click.option("--hidden", type=click.IntRange(1), default=32, show_default=True,
               help="Units of the attention network (the exercise: 10).")
+@click.option("--d-model", type=click.IntRange(1), default=32, show_default=True,
+              help="Transformer: size of the embeddings and of every layer.")
+@click.option("--heads", type=click.IntRange(1), default=4, show_default=True,
+              help="Transformer: attention heads (they must divide --d-model).")
+@click.option("--layers", type=click.IntRange(1), default=2, show_default=True,
+              help="Transformer: encoder layers and decoder layers.")
 @click.option("--epochs", type=click.IntRange(1), default=6, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.01, show_default=True)
@@ -105,8 +112,8 @@ def _write_pairs(path: Path, pairs: list[tuple[str, str]]) -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train_cmd(pairs_file: str | None, level: str, n_train: int, n_dev: int, dev_size: float,
               kind: str, cell: str, attention: str, embed_dim: int, n_a: int, n_s: int,
-              hidden: int, epochs: int, batch_size: int, lr: float, seed: int,
-              out: str | None, progress: bool) -> None:
+              hidden: int, d_model: int, heads: int, layers: int, epochs: int,
+              batch_size: int, lr: float, seed: int, out: str | None, progress: bool) -> None:
     """Train a translation model and write a run folder."""
     command = f"{CMD} train"
     dl.manual_seed(seed)
@@ -148,7 +155,13 @@ def train_cmd(pairs_file: str | None, level: str, n_train: int, n_dev: int, dev_
         if attention == "none":
             raise UserError("--model course always has attention", command)
         options = dict(n_a=n_a, n_s=n_s, attention=attention, hidden=hidden)
-    max_out = max_tgt + (1 if kind == "seq2seq" else 0)  # room for <EOS>
+    if kind == "transformer":
+        if d_model % heads:
+            raise UserError(f"--d-model {d_model} is not divisible by --heads {heads}", command)
+        options = dict(d_model=d_model, num_heads=heads, num_encoder_layers=layers,
+                       num_decoder_layers=layers, dim_feedforward=2 * d_model, dropout=0.1,
+                       norm_first=True)
+    max_out = max_tgt + (0 if kind == "course" else 1)  # room for <EOS>
     model = build_model(kind, src_vocab, tgt_vocab, max_out, **options)
     translator = Translator(model, src_vocab, tgt_vocab, max_src, max_out)
     try:

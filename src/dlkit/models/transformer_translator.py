@@ -42,7 +42,12 @@ def _ids(x: Any, name: str) -> np.ndarray:
 @register
 class TransformerTranslator(Module):
     """Source and target embeddings (``src_vocab``, ``tgt_vocab`` tokens), sinusoidal
-    positions, ``dl.nn.Transformer`` and a Linear head to the target vocabulary."""
+    positions, ``dl.nn.Transformer`` and a Linear head to the target vocabulary.
+
+    It plugs into ``dlkit.text.Translator`` as a ``Seq2Seq`` does: ``model(X, Y_in)``
+    (teacher forcing), ``decoder_state(X)`` and ``step`` (search), ``return_attention``."""
+
+    feeds_previous = True  # reads its previous output (dlkit.text.Translator)
 
     def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 64, num_heads: int = 4,
                  num_encoder_layers: int = 2, num_decoder_layers: int = 2,
@@ -73,9 +78,12 @@ class TransformerTranslator(Module):
         return self.transformer.encoder(x, self.source_mask(src)[:, None, :],
                                         return_weights=return_weights)
 
-    def forward(self, src: Any, tgt_in: Any, return_weights: bool = False) -> Any:
+    def forward(self, src: Any, tgt_in: Any, return_weights: bool = False,
+                return_attention: bool = False) -> Any:
         """Teacher forcing: logits (m, T, tgt_vocab) of the next target token at each step;
-        ``return_weights``: also (encoder weights, decoder weights) per layer."""
+        ``return_weights``: also (encoder weights, decoder weights) per layer;
+        ``return_attention``: also the last decoder layer's cross-attention averaged over
+        the heads, (m, T, S) (the alignment ``Translator.attention_map`` draws)."""
         src, tgt_in = _ids(src, "source"), _ids(tgt_in, "target")
         if src.shape[0] != tgt_in.shape[0]:
             raise ValueError(f"TransformerTranslator: {src.shape[0]} sources and "
@@ -89,6 +97,8 @@ class TransformerTranslator(Module):
                                             self.source_mask(src)[:, None, :],
                                             return_weights=True)
         logits = self.head(y)
+        if return_attention:
+            return logits, Tensor(dec_w[-1][1].data.mean(axis=1))
         return (logits, (enc_w, dec_w)) if return_weights else logits
 
     # ---- the decoding interface ---------------------------------------------------------
@@ -110,6 +120,10 @@ class TransformerTranslator(Module):
         n = self.transformer.decoder.num_layers
         return [self.source_mask(src), *(a.data for kv in mkv for a in kv),
                 *([empty] * (2 * n))]
+
+    def decoder_state(self, src: Any) -> list[np.ndarray]:
+        """``initial_state`` under the name ``dlkit.text.Translator`` calls."""
+        return self.initial_state(src)
 
     def step(self, tokens: Any, state: Any) -> tuple[np.ndarray, list[np.ndarray]]:
         """``tokens`` (k,) int64 (the last token of each hypothesis) and the state -> the
