@@ -17,7 +17,8 @@ def test_transformer_translate_train_and_run(tmp_path, capsys):
     folder = tmp_path / "run"
     assert main(["translate", "train", *FAST, "--out", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "transformer model" in out and "dev exact match" in out
+    assert "transformer model" in out and "4 heads" not in out and "dev exact match" in out
+    assert "d_model 16, 2 heads, 1+1 layers" in out
     model = dl.io.load(folder / "model.safetensors")
     assert isinstance(model, TransformerTranslator) and model.d_model == 16
     config = json.loads((folder / "config.json").read_text())

@@ -172,7 +172,9 @@ def train_cmd(pairs_file: str | None, level: str, n_train: int, n_dev: int, dev_
     opt = dl.optim.Adam(model.parameters(), lr=lr)
     click.echo(f"{task}: {len(train_pairs)} train / {len(dev_pairs)} dev pairs; vocabularies "
                f"{len(src_vocab)} -> {len(tgt_vocab)} tokens; {kind} model "
-               f"({model.num_parameters()} parameters), attention {attention}; adam lr={lr:g}")
+               f"({model.num_parameters()} parameters), "
+               + (f"d_model {d_model}, {heads} heads, {layers}+{layers} layers"
+                  if kind == "transformer" else f"attention {attention}") + f"; adam lr={lr:g}")
     start = time.perf_counter()
     history = fit_seq2seq(model, opt, *arrays, epochs=epochs, batch_size=batch_size,
                           callbacks=[dl.train.CSVLogger(str(folder / rf.HISTORY))],
