@@ -28,6 +28,17 @@ def test_transformer_translate_train_and_run(tmp_path, capsys):
     assert main(["translate", str(folder), "3 May 1979", "--beam", "3", "--n-best", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) >= 2
+    heads = tmp_path / "heads.png"
+    assert main(["translate", "attention", str(folder), "3 May 1979", "--head", "all",
+                 "--out", str(heads)]) == 0
+    assert heads.stat().st_size > 5000
+    capsys.readouterr()
+    assert main(["translate", "attention", str(folder), "3 May 1979", "--head", "1",
+                 "--out", str(tmp_path / "h1.png")]) == 0
+    capsys.readouterr()
+    assert main(["translate", "attention", str(folder), "3 May 1979", "--head", "2",
+                 "--out", str(tmp_path / "h2.png")]) == 2
+    assert "head number in 0..1" in capsys.readouterr().err
 
 
 def test_heads_must_divide_d_model(tmp_path, capsys):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 import dlkit as dl
 from dlkit.cli import cli
@@ -324,11 +325,44 @@ def evaluate_cmd(run: str, pairs_file: str | None, beam: int, alpha: float, rows
 @click.argument("run")
 @click.argument("text")
 @click.option("--out", default="attention.png", show_default=True, help="The PNG to write.")
-def attention_cmd(run: str, text: str, out: str) -> None:
+@click.option("--head", default=None, help="Transformer: 'all' (one panel per head of the "
+              "last decoder layer) or a head number [default: the mean over the heads].")
+def attention_cmd(run: str, text: str, out: str, head: str | None) -> None:
     """Draw the attention map of TEXT (output characters against input characters)."""
     tr, _, _ = load_translator(run, "attention")
     _check_texts([text], tr, "attention")
     output = tr.translate([text])[0][0][0]
-    alpha, src, outs = tr.attention_map(text, output)
-    path = plot_attention(alpha, src, outs, out, title=f"{text!r} -> {output!r}")
+    if head is not None:
+        path = _head_maps(tr, text, output, head, out)
+    else:
+        alpha, src, outs = tr.attention_map(text, output)
+        path = plot_attention(alpha, src, outs, out, title=f"{text!r} -> {output!r}")
     click.echo(f"{output}\nwrote {path}")
+
+
+def _head_maps(tr: Translator, text: str, output: str, head: str, out: str) -> Path:
+    """``--head all`` or ``--head N``: the cross-attention of each head (or head N) of a
+    Transformer's last decoder layer, one panel each."""
+    from dlkit.models.transformer_translator import TransformerTranslator
+    from dlkit.plot_attention import plot_attention_heads
+
+    cmd = f"{CMD} attention"
+    model = tr.model
+    if not isinstance(model, TransformerTranslator):
+        raise UserError("--head applies to a Transformer (a run of translate train --arch "
+                        "transformer)", cmd)
+    n = model.num_heads
+    if head != "all" and not (head.isdigit() and int(head) < n):
+        raise UserError(f"--head: expected 'all' or a head number in 0..{n - 1}, got {head!r}",
+                        cmd)
+    maps = []
+    try:
+        for h in range(n):
+            model.attention_head = h
+            alpha, src, outs = tr.attention_map(text, output)
+            maps.append(alpha)
+    finally:
+        model.attention_head = None
+    return plot_attention_heads(np.stack(maps), out, query_labels=outs, key_labels=src,
+                                title=f"{text!r} -> {output!r}",
+                                heads=None if head == "all" else [int(head)])

@@ -48,6 +48,7 @@ class TransformerTranslator(Module):
     (teacher forcing), ``decoder_state(X)`` and ``step`` (search), ``return_attention``."""
 
     feeds_previous = True  # reads its previous output (dlkit.text.Translator)
+    attention_head: int | None = None  # return_attention: this head, or the mean (None)
 
     def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 64, num_heads: int = 4,
                  num_encoder_layers: int = 2, num_decoder_layers: int = 2,
@@ -83,7 +84,8 @@ class TransformerTranslator(Module):
         """Teacher forcing: logits (m, T, tgt_vocab) of the next target token at each step;
         ``return_weights``: also (encoder weights, decoder weights) per layer;
         ``return_attention``: also the last decoder layer's cross-attention averaged over
-        the heads, (m, T, S) (the alignment ``Translator.attention_map`` draws)."""
+        the heads (or of head ``attention_head``), (m, T, S) (the alignment
+        ``Translator.attention_map`` draws)."""
         src, tgt_in = _ids(src, "source"), _ids(tgt_in, "target")
         if src.shape[0] != tgt_in.shape[0]:
             raise ValueError(f"TransformerTranslator: {src.shape[0]} sources and "
@@ -98,7 +100,9 @@ class TransformerTranslator(Module):
                                             return_weights=True)
         logits = self.head(y)
         if return_attention:
-            return logits, Tensor(dec_w[-1][1].data.mean(axis=1))
+            w = dec_w[-1][1].data
+            h = self.attention_head
+            return logits, Tensor(w.mean(axis=1) if h is None else w[:, h])
         return (logits, (enc_w, dec_w)) if return_weights else logits
 
     # ---- the decoding interface ---------------------------------------------------------
