@@ -1,9 +1,15 @@
 """The date translation task with both architectures, side by side: the attention RNN
 (``Seq2Seq``: LSTM encoder, additive attention, LSTM decoder; the defaults of
 ``dlkit translate train``) and the encoder-decoder Transformer (``TransformerTranslator``:
-pre-norm, 2 + 2 layers, 4 heads), on the same 8000 generated dates, judged on 1000 held-out
-ones by exact match and BLEU with greedy decoding (the Transformer's through its key/value
-cache), with the training time.
+pre-norm, 2 + 2 layers, 4 heads, d_model 32, Adam 0.01 with a cosine decay over 30 epochs),
+on the same 8000 generated dates, judged on 1000 held-out ones by exact match and BLEU with
+greedy decoding (the Transformer's through its key/value cache), with the training time.
+
+Measured (2 shared cores): the Transformer (45,198 parameters, 30 epochs) reaches 100.0%
+exact match (BLEU 100.00) in 473 s of training (sharing the cores with another run); the
+attention RNN (59,822 parameters, 6 epochs) 100.0% in 83 s (docs/seq2seq.md). The
+Transformer needs more epochs on this small task (95.9% after 15 epochs at a constant
+lr 0.01 with dropout 0.1; 66.7% after 8 at 0.003) and each of its epochs costs more.
 
     python examples/date_transformer_vs_rnn.py            # some 10-20 minutes on 2 cores
     python examples/date_transformer_vs_rnn.py --quick    # a rough look in a minute or two
@@ -24,10 +30,10 @@ MODELS = {
     "attention RNN (Seq2Seq, LSTM, additive)": (
         "seq2seq", dict(embed_dim=16, n_a=32, n_s=64, cell="lstm", attention="additive",
                         hidden=32), 0.01, 6, False),
-    "Transformer (d 64, 4 heads, 2+2 layers)": (
-        "transformer", dict(d_model=64, num_heads=4, num_encoder_layers=2,
-                            num_decoder_layers=2, dim_feedforward=128, dropout=0.0,
-                            norm_first=True), 0.005, 25, True),
+    "Transformer (d 32, 4 heads, 2+2 layers)": (
+        "transformer", dict(d_model=32, num_heads=4, num_encoder_layers=2,
+                            num_decoder_layers=2, dim_feedforward=64, dropout=0.0,
+                            norm_first=True), 0.01, 30, True),
 }
 
 

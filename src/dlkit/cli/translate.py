@@ -160,7 +160,7 @@ def train_cmd(pairs_file: str | None, level: str, n_train: int, n_dev: int, dev_
         if d_model % heads:
             raise UserError(f"--d-model {d_model} is not divisible by --heads {heads}", command)
         options = dict(d_model=d_model, num_heads=heads, num_encoder_layers=layers,
-                       num_decoder_layers=layers, dim_feedforward=2 * d_model, dropout=0.1,
+                       num_decoder_layers=layers, dim_feedforward=2 * d_model, dropout=0.0,
                        norm_first=True)
     max_out = max_tgt + (0 if kind == "course" else 1)  # room for <EOS>
     model = build_model(kind, src_vocab, tgt_vocab, max_out, **options)
