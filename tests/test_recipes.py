@@ -15,7 +15,9 @@ def test_the_train_command_and_the_option_table_agree():
     same options: names and defaults must not drift apart."""
     from dlkit.cli.train import train
 
-    params = {p.name: p for p in train.params if p.name not in ("out", "progress", "task")}
+    params = {p.name: p for p in train.params if p.name not in (
+        "out", "progress", "task", "overwrite", "checkpoint_every", "resume", "data_workers",
+        "device")}
     assert set(params) == set(recipes.TRAIN_OPTIONS)
     for name, spec in recipes.TRAIN_OPTIONS.items():
         default = params[name].default
@@ -78,3 +80,12 @@ def test_classifier_recipe_builds_what_the_options_say():
     assert kinds == ["LearningRateScheduler", "EarlyStopping"]
     with pytest.raises(UserError, match="sgd \\(no beta\\)"):
         recipes.make_optimizer("sgd", r.model.parameters(), 0.1, beta=0.9)
+
+
+def test_options_the_model_does_not_use_are_recorded_as_none():
+    opts = recipes.resolve_options({"dataset": "digits", "model": "lenet5"})
+    assert opts["activation"] is None and opts["hidden"] is None and opts["dropout"] is None
+    opts = recipes.resolve_options({"dataset": "moons", "model": "logreg"})
+    assert opts["hidden"] is None and opts["activation"] is None
+    model = recipes.build_model(opts, (2,), 1)
+    assert [p.shape for p in model.parameters()] == [(1, 2), (1,)]

@@ -201,7 +201,7 @@ def test_backward_without_requires_grad_raises():
 def test_backward_with_an_explicit_grad():
     x = dl.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     y = x * x
-    y.backward(np.array([1.0, 0.5, -1.0]))
+    y.backward(np.array([1.0, 0.5, -1.0]), retain_graph=True)
     np.testing.assert_array_equal(x.grad, [2.0, 2.0, -6.0])
     x.zero_grad()
     y.backward(dl.tensor(np.array([1.0, 1.0, 1.0])))
@@ -240,7 +240,7 @@ def test_a_tensor_used_twice_accumulates():
 def test_leaves_accumulate_across_backward_calls_and_zero_grad_resets():
     x = dl.tensor(np.array([1.0, 2.0]), requires_grad=True)
     loss = (x * x).sum()
-    loss.backward()
+    loss.backward(retain_graph=True)
     loss.backward()
     np.testing.assert_array_equal(x.grad, [4.0, 8.0])
     (x * 10.0).sum().backward()

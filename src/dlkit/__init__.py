@@ -1,6 +1,21 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
-from dlkit import data, io, metrics, models, nn, ops, optim, plot, strategy, text, train
+from dlkit import (
+    audio,
+    cuda,
+    data,
+    io,
+    metrics,
+    models,
+    nn,
+    ops,
+    optim,
+    plot,
+    strategy,
+    text,
+    train,
+    vision,
+)
 from dlkit.backend import (
     get_default_dtype,
     get_rng_state,
@@ -21,6 +36,7 @@ from dlkit.creation import (
     zeros,
     zeros_like,
 )
+from dlkit.devices import Device, DeviceError, device
 from dlkit.errors import DTypeError, ShapeError, UserError
 from dlkit.ops import *  # noqa: F403 - the ops are dlkit's functional API: dl.relu, dl.linear
 from dlkit.tensor import (
@@ -36,11 +52,12 @@ from dlkit.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTypeError", "Function", "ShapeError", "Tensor", "UserError", "arange", "as_tensor", "data",
+    "DTypeError", "Device", "DeviceError", "Function", "ShapeError", "Tensor", "UserError",
+    "arange", "as_tensor", "audio", "cuda", "data", "device",
     "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
     "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
     "manual_seed", "metrics", "models", "nn", "no_grad", "strategy", "ones", "ones_like",
     "ops", "optim", "plot",
     "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "text", "train",
-    "zeros", "zeros_like", *ops.__all__,
+    "vision", "zeros", "zeros_like", *ops.__all__,
 ]

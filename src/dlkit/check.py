@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import array_module
+from dlkit.backend import array_module, to_numpy
 from dlkit.tensor import Tensor, no_grad
 
 
@@ -36,11 +36,12 @@ def _scalar(out: Any, where: str) -> float:
 
 def analytic_gradients(f: Callable[..., Tensor], inputs: Sequence[Any]) -> list[Any]:
     """The gradients backward computes for each input of ``f`` (zeros where none flows)."""
-    tensors = [Tensor(np.array(x, copy=True), requires_grad=True) for x in inputs]
+    tensors = [Tensor(array_module(x).array(x, copy=True), requires_grad=True) for x in inputs]
     out = f(*tensors)
     _scalar(out, "gradient_check")
     out.backward()
-    return [t.grad if t.grad is not None else np.zeros_like(t.data) for t in tensors]
+    return [t.grad if t.grad is not None else array_module(t.data).zeros_like(t.data)
+            for t in tensors]
 
 
 def numerical_gradients(
@@ -48,12 +49,12 @@ def numerical_gradients(
 ) -> list[np.ndarray]:
     """Two-sided differences (J(x + eps) - J(x - eps)) / (2 eps), one entry at a time."""
     # C order: the in-place perturbation below goes through a.reshape(-1), a view only then
-    arrays = [np.array(x, copy=True, order="C") for x in inputs]
+    arrays = [array_module(x).array(x, copy=True, order="C") for x in inputs]
     tensors = [Tensor(a) for a in arrays]
     grads = []
     with no_grad():
         for a in arrays:
-            g = np.zeros_like(a)
+            g = array_module(a).zeros_like(a)
             flat, gflat = a.reshape(-1), g.reshape(-1)
             for i in range(flat.size):
                 old = flat[i]
@@ -69,7 +70,7 @@ def numerical_gradients(
 
 def _check_float64(inputs: Sequence[Any], where: str) -> None:
     for i, x in enumerate(inputs):
-        dt = np.asarray(x).dtype
+        dt = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
         if dt != np.float64:
             raise TypeError(
                 f"{where}: input {i} is {dt}; gradient checking needs float64 "
@@ -91,7 +92,8 @@ def gradient_check(
     g = analytic_gradients(f, inputs)
     approx = numerical_gradients(f, inputs, eps)
     return relative_difference(
-        np.concatenate([np.ravel(x) for x in g]), np.concatenate([np.ravel(x) for x in approx])
+        np.concatenate([np.ravel(to_numpy(x)) for x in g]),
+        np.concatenate([np.ravel(to_numpy(x)) for x in approx]),
     )
 
 

@@ -136,8 +136,11 @@ def train_defaults() -> dict[str, Any]:
 
 
 def is_image_data(dataset: str) -> bool:
-    """Whether ``dataset`` holds images (the digits, the course's .h5 files)."""
-    return dataset in IMAGE_DATASETS or Path(str(dataset)).suffix.lower() in IMAGE_FILE_TYPES
+    """Whether ``dataset`` holds images (the digits, the course's .h5 files, a folder of
+    images per class)."""
+    path = Path(str(dataset))
+    return dataset in IMAGE_DATASETS or path.suffix.lower() in IMAGE_FILE_TYPES or \
+        path.is_dir()
 
 
 def choose_model(options: Mapping[str, Any], given: Collection[str] = (),
@@ -175,9 +178,14 @@ def resolve_options(options: Mapping[str, Any], given: Collection[str] = (),
                     command: str = "train") -> dict[str, Any]:
     """The options with every derived default filled in: the model, epochs (10 for
     convolutional models, 200 for dense ones), the image size (32 for LeNet-5), input
-    standardization (on, except for the generated 2-D sets and images)."""
+    standardization (on, except for the generated 2-D sets and images). Options the model
+    does not use are None (so a run's config and ``dlkit runs`` show what was built: no
+    "tanh" for a LeNet-5)."""
     opts = {**train_defaults(), **options}
     opts["model"] = choose_model(opts, given, command)
+    for option in (*DENSE_ONLY, *IMAGE_ONLY, "dropout"):
+        if not applies(option, opts["model"]):  # recorded as unused, not as a default
+            opts[option] = None
     images = opts["model"] in IMAGE_MODELS
     if opts["epochs"] is None:
         opts["epochs"] = 10 if images else 200
@@ -185,7 +193,7 @@ def resolve_options(options: Mapping[str, Any], given: Collection[str] = (),
         opts["image_size"] = MIN_SIZE["lenet5"]
     if opts["standardize"] is None:
         opts["standardize"] = not images and opts["dataset"] not in GENERATED
-    if not 0 <= opts["dropout"] < 1:
+    if opts["dropout"] is not None and not 0 <= opts["dropout"] < 1:
         raise UserError(f"--dropout: expected a probability in [0, 1), got {opts['dropout']}",
                         command)
     if opts["dev_size"] + (0 if opts["test_data"] else opts["test_size"]) >= 1:
@@ -207,11 +215,9 @@ def parse_hidden(text: str, command: str = "train") -> list[int]:
 
 def hidden_layers(model: str, hidden: str, command: str = "train") -> list[int]:
     """The hidden sizes a dense model gets: none for logreg, one for shallow."""
-    if model not in DENSE_MODELS:
+    if model not in DENSE_MODELS or model == "logreg":
         return []
     sizes = parse_hidden(hidden, command)
-    if model == "logreg":
-        return []
     if model == "shallow" and len(sizes) != 1:
         raise UserError(f"--model shallow has one hidden layer: give one size, got {hidden!r}",
                         command)
@@ -231,8 +237,8 @@ def build_model(opts: Mapping[str, Any], input_shape: Sequence[int], n_out: int,
         for d in input_shape:
             n_in *= int(d)
         sizes = hidden_layers(model, opts["hidden"], command)
-        return mlp(n_in, sizes, n_out, opts["activation"], opts["init"], opts["dropout"],
-                   opts["batch_norm"])
+        return mlp(n_in, sizes, n_out, opts["activation"] or "tanh", opts["init"],
+                   opts["dropout"] or 0.0, bool(opts["batch_norm"]))
     n_h, n_w, c = input_shape
     if model in MIN_SIZE and min(n_h, n_w) < MIN_SIZE[model]:
         raise UserError(f"--model {model} needs images of at least {MIN_SIZE[model]}x"
@@ -352,10 +358,35 @@ def classifier(opts: Mapping[str, Any], input_shape: Sequence[int], task: str,
                   augmentation(opts, input_shape, command))
 
 
+def prepare_data(opts: Mapping[str, Any], data_workers: int = 0,
+                 command: str = "train") -> Any:
+    """The data of a run from its resolved options (``dlkit.data.prepare``): arrays (a
+    dataset name or file), or loaders over an image folder (split by the seeded generator,
+    augmented as the options say)."""
+    from dlkit.data.prepare import prepare, prepare_folder
+
+    images = opts["model"] in IMAGE_MODELS
+    if Path(opts["dataset"]).is_dir():
+        if not images:
+            raise UserError(f"--dataset {opts['dataset']!r} is a folder of images: use a "
+                            "convolutional --model (cnn, lenet5, resnet, ...)", command)
+        size = opts["image_size"] or 64
+        return prepare_folder(opts["dataset"], dev_size=opts["dev_size"],
+                              test_size=opts["test_size"], image_size=size,
+                              batch_size=opts["batch_size"], workers=data_workers,
+                              transform=augmentation(opts, (size, size, 3), command),
+                              command=command)
+    return prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
+                   test_size=opts["test_size"], standardize=opts["standardize"],
+                   command=command, examples=opts["examples"], noise=opts["noise"],
+                   images=images, image_size=opts["image_size"])
+
+
+
 __all__ = [
     "DENSE_MODELS", "IMAGE_MODELS", "MIN_SIZE", "MODELS", "OPTIMIZERS", "SCHEDULES",
     "TRAIN_OPTIONS", "Option", "Recipe", "applies", "augmentation", "build_model",
     "choose_model", "classifier", "convert_option", "hidden_layers", "is_image_data",
-    "loss_for", "make_optimizer", "make_schedule", "parse_hidden", "resolve_options",
-    "standard_callbacks", "train_defaults",
+    "loss_for", "make_optimizer", "make_schedule", "parse_hidden", "prepare_data",
+    "resolve_options", "standard_callbacks", "train_defaults",
 ]

@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from dlkit import backend as _backend
 from dlkit.backend import array_module, get_default_dtype, to_numpy
+from dlkit.devices import Device, device_of, same_device, to_device
 from dlkit.errors import ShapeError
+
+_DEVICE_TYPES = _backend._ARRAY_MODULES  # empty until a device array type is registered
 
 
 class _GradMode(threading.local):
@@ -65,6 +69,7 @@ class Function:
 
     inputs: tuple[Tensor, ...] = ()
     outputs_meta: list | None = None
+    _freed = False  # set once backward has freed what forward saved (see Tensor.backward)
 
     def __call__(self, *inputs: Tensor) -> Any:
         for t in inputs:
@@ -72,6 +77,12 @@ class Function:
                 inputs = tuple(as_tensor(t) for t in inputs)
                 break
         arrays = [t.data for t in inputs]
+        if _DEVICE_TYPES and len(arrays) > 1:  # only once a device exists: one type test
+            t0 = type(arrays[0])
+            for a in arrays:
+                if type(a) is not t0:
+                    arrays = same_device(type(self).__name__.lower(), arrays)
+                    break
         try:
             out = self.forward(*arrays)
         except ValueError as e:
@@ -175,6 +186,31 @@ class Tensor:
         dt = "" if self.dtype == get_default_dtype() else f", dtype={self.dtype.name}"
         return f"tensor({body}{dt}{extra})"
 
+    @property
+    def device(self) -> Device:
+        """Where the data lives: ``device('cpu')`` or ``device('cuda:0')``."""
+        return device_of(self.data)
+
+    def to(self, device: str | Device | None = None, dtype: Any = None) -> Tensor:
+        """This tensor on ``device`` (and/or cast to ``dtype``): itself when nothing changes,
+        else a copy that stays on the tape (gradients flow back to the original device)."""
+        out = self
+        if device is not None:
+            from dlkit.devices import device as _device
+
+            dev = _device(device)
+            if device_of(self.data) != dev:
+                out = _ToDevice(dev)(self)
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = _ops.cast(out, dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        return self.to(f"cuda:{index}")
+
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU if needed; shares memory on the CPU)."""
         return to_numpy(self.data)
@@ -215,11 +251,14 @@ class Tensor:
         return _ops.cast(self, np.float64)
 
     # ---- autograd ---------------------------------------------------------------------
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Fill ``.grad`` of every leaf this tensor depends on with d(self)/d(leaf).
 
         ``grad`` is the upstream gradient; it may be omitted for a one-element tensor.
         Leaves accumulate: call ``zero_grad`` (or the optimizer's) between steps.
+        As in PyTorch, the arrays the ops saved for backward are freed as the pass goes, so a
+        second ``backward`` through an op that saved any raises ``RuntimeError``; pass
+        ``retain_graph=True`` to keep them for another pass.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -246,7 +285,7 @@ class Tensor:
         if self._ctx is None:
             _accumulate_leaf(self, grad, assigned)
             return
-        _run_backward(self._ctx, self._idx, grad, assigned)
+        _run_backward(self._ctx, self._idx, grad, assigned, retain_graph)
 
     # ---- operators (no grad for comparisons) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -448,14 +487,59 @@ def _accumulate_leaf(t: Tensor, g: Any, assigned: set) -> None:
         t.grad = t.grad + g
 
 
-def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int]) -> None:
+_FREED_MESSAGE = (
+    "backward: trying to backward through the graph a second time (or to use values saved for "
+    "backward after they were freed). The arrays an op saves for backward are freed when "
+    "backward() runs; specify retain_graph=True on the first backward if you need to backward "
+    "through the graph a second time, or recompute the forward pass"
+)
+
+
+_PLAIN = (int, float, bool, str, type(None), np.dtype)
+
+
+def _holds_array(v: Any) -> bool:
+    """Whether a saved attribute is (or directly holds) an array or a tensor."""
+    t = type(v)
+    if t is np.ndarray or t is Tensor:
+        return True
+    if t in _PLAIN:
+        return False
+    if t is tuple or t is list:
+        return any(_holds_array(x) for x in v)
+    if t is dict:
+        return any(_holds_array(x) for x in v.values())
+    return isinstance(v, Tensor) or (hasattr(v, "ndim") and not isinstance(v, np.generic))
+
+
+def _free_saved(fn: Function, saved_names: list[str]) -> None:
+    """Drop what ``fn`` saved for backward (its arrays and tensors, set before backward ran)
+    and, when it saved any, its inputs too; such a function is marked freed and refuses
+    another pass. A function that saved only shapes and constants (add, sum, reshape) stays
+    usable, as in PyTorch."""
+    saved = fn.__dict__
+    freed = False
+    for k in saved_names:
+        if k != "inputs" and k != "outputs_meta" and k in saved and _holds_array(saved[k]):
+            del saved[k]
+            freed = True
+    if freed:
+        fn.inputs = ()
+        fn._freed = True
+
+
+def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int],
+                  retain_graph: bool = False) -> None:
     # Count, for each function on the tape, how many edges from later functions lead to it;
     # a function runs once all its consumers have passed their gradients (Kahn's order).
+    # A freed function (from an earlier pass) is refused here, before any gradient moves.
     pending: dict[Function, int] = {}
     stack = [root]
     seen = {root}
     while stack:
         fn = stack.pop()
+        if fn._freed:
+            raise RuntimeError(_FREED_MESSAGE)
         for t in fn.inputs:
             p = t._ctx
             if p is not None and t.requires_grad:
@@ -468,6 +552,7 @@ def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int]) 
     ready = [root]
     while ready:
         fn = ready.pop()
+        saved_names = None if retain_graph else list(fn.__dict__)  # what forward saved
         meta = fn.outputs_meta
         if meta is None:
             gy = grads.pop((fn, 0), None)
@@ -507,10 +592,14 @@ def _run_backward(root: Function, root_idx: int, grad: Any, assigned: set[int]) 
             pending[p] -= 1
             if pending[p] == 0:
                 ready.append(p)
+        if saved_names is not None:
+            _free_saved(fn, saved_names)
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """A new tensor holding a copy of ``data``.
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
+           device: str | Device | None = None) -> Tensor:
+    """A new tensor holding a copy of ``data``, on ``device`` (default: where ``data`` is;
+    the CPU for Python data).
 
     Python floats become the default dtype (float32 unless ``set_default_dtype``); arrays keep
     their dtype; ``dtype=`` converts. Only float tensors can require gradients.
@@ -527,6 +616,8 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
             f"tensor: only float tensors can require gradients, got dtype {arr.dtype}; "
             "pass dtype='float32' or float data"
         )
+    if device is not None:
+        arr = to_device(arr, device)
     return Tensor(arr, requires_grad=requires_grad)
 
 
@@ -545,6 +636,20 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, (int, float, list, tuple)):
         return Tensor(np.asarray(x, dtype=get_default_dtype() if _is_floaty(x) else None))
     return Tensor(array_module(x).asarray(x))
+
+
+class _ToDevice(Function):
+    """y = x on another device; dx = dy moved back to x's device."""
+
+    def __init__(self, dev: Device) -> None:
+        self.dev = dev
+
+    def forward(self, x: Any) -> Any:
+        self.source = device_of(x)
+        return to_device(x, self.dev)
+
+    def backward(self, gy: Any) -> Any:
+        return to_device(gy, self.source)
 
 
 def _is_floaty(x: Any) -> bool:

@@ -45,7 +45,7 @@ def _readme_train_commands() -> list[str]:
                 commands.append(current)
                 current = ""
         elif line.startswith("dlkit train") and "--task" not in line and \
-                "--resume" not in line and ".h5" not in line:
+                "--resume" not in line and ".h5" not in line and "--data " not in line:
             if line.endswith("\\"):
                 current = line.rstrip("\\").strip()
             else:
@@ -54,6 +54,8 @@ def _readme_train_commands() -> list[str]:
 
 
 def test_the_readme_lists_no_train_command_this_test_does_not_run():
+    """(Commands on the course's .h5 files, an image folder, --resume and --task have tests of
+    their own, on files the tests write.)"""
     assert set(_readme_train_commands()) <= set(README_TRAIN), \
         set(_readme_train_commands()) - set(README_TRAIN)
 
@@ -254,3 +256,73 @@ def test_killed_charlm_resumes_to_the_same_weights(tmp_path, capsys):
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert json.loads((killed / "config.json").read_text())["status"] == "complete"
+
+
+def test_train_and_evaluate_on_a_folder_of_images_with_worker_processes(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "photos"
+    for name, channel in (("red", 0), ("blue", 2)):
+        (root / name).mkdir(parents=True)
+        for i in range(24):
+            img = rng.integers(0, 60, size=(20, 20, 3), dtype=np.uint8)
+            img[..., channel] = rng.integers(150, 255, size=(20, 20), dtype=np.uint8)
+            Image.fromarray(img).save(root / name / f"{i}.png")
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(root), "--image-size", "16", "--epochs", "4",
+                 "--data-workers", "2", "--flip", "--out", str(run), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "cnn" and config["classes"] == ["blue", "red"]
+    assert config["input_shape"] == [16, 16, 3] and config["data"]["path"] == str(root.resolve())
+    assert float(last_line := out.strip().splitlines()[-1].split()[-1]) >= 0.9, last_line
+    assert main(["evaluate", str(run)]) == 0
+    assert "test" in capsys.readouterr().out
+    (root / "red" / "0.png").unlink()
+    assert main(["evaluate", str(run)]) == 2
+    assert "changed since training" in capsys.readouterr().err
+    assert main(["train", "--data", str(root), "--model", "mlp", "--out",
+                 str(tmp_path / "r2")]) == 2
+    assert "is a folder of images: use a convolutional --model" in capsys.readouterr().err
+
+
+def test_train_task_sentiment_runs_the_emojify_lstm(tmp_path, capsys):
+    assert main(["train", "--task", "sentiment", "--epochs", "1", "--out",
+                 str(tmp_path / "s"), "--no-progress"]) == 0
+    assert "model 2 (LSTM)" in capsys.readouterr().out
+    assert (tmp_path / "s" / "model.safetensors").exists()
+    assert main(["train", "--task", "sentiment", "--hidden", "5"]) == 2
+    assert "--hidden does not apply to --task sentiment" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("labels,message", [
+    ([1, 2], "suggest|LabelEncoder|encod"),
+    ([0, 1000000], "LabelEncoder|encod"),
+    ([3], "single class|one class|1 class"),
+])
+def test_labels_are_checked_before_training(tmp_path, capsys, labels, message):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.resize(np.array(labels), 40)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert main(["train", "--dataset", str(tmp_path / "d.npz"), "--out",
+                 str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err, re.IGNORECASE), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_test_data_and_evaluate_data_with_classes_the_run_never_saw(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    np.savez(tmp_path / "train.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    np.savez(tmp_path / "three.npz", X=X[:9], y=np.arange(9) % 3)
+    assert main(["train", "--dataset", str(tmp_path / "train.npz"), "--test-data",
+                 str(tmp_path / "three.npz"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "trained for 2 classes" in err and "reshape" not in err
+    run = _train(tmp_path, tmp_path / "train.npz", "ok")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "three.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "trained for 2 classes (binary" in err and "reshape" not in err

@@ -429,6 +429,133 @@ ref("multilabel_bce_with_logits/mask_soft_targets",
     lambda z, y: multilabel_ref(z, y, "mean", mask=reg._ml_mask))
 
 
+# ---- transposed convolution, ROI pooling, CTC ---------------------------------------------
+
+
+def conv_transpose_ref(x, w, b, s, p):
+    """Each input pixel scatters x[i, j] W (f, f, C) into the output window at (i s, j s); then
+    p rows and columns are cut from each side (the notes' transposed convolution)."""
+    m, h, wd, _ = x.shape
+    f = w.shape[0]
+    out = np.zeros((m, (h - 1) * s + f, (wd - 1) * s + f, w.shape[2]))
+    for i in range(h):
+        for j in range(wd):
+            out[:, i * s:i * s + f, j * s:j * s + f] += np.einsum("mc,abkc->mabk", x[:, i, j], w)
+    out = out[:, p:out.shape[1] - p, p:out.shape[2] - p]
+    return out + b
+
+
+for stride, padding in ((1, 0), (2, 1), (2, 0)):
+    ref(f"conv_transpose2d/s{stride}_p{padding}",
+        lambda x, w, b, s=stride, p=padding: conv_transpose_ref(x, w, b, s, p))
+
+
+def roi_pool_ref(x, rois, size, scale=1.0):
+    """Fast R-CNN (torchvision's definition): the ROI rounded to the grid, cut into p x p bins
+    of floor/ceil bounds, the max of each (0 for an empty bin)."""
+    ph, pw = (size, size) if np.isscalar(size) else size
+    _, H, W, C = x.shape
+    out = np.zeros((len(rois), ph, pw, C))
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        sw, sh = round(x1 * scale), round(y1 * scale)
+        rw, rh = max(round(x2 * scale) - sw + 1, 1), max(round(y2 * scale) - sh + 1, 1)
+        for i in range(ph):
+            for j in range(pw):
+                h0 = min(max(int(np.floor(i * rh / ph)) + sh, 0), H)
+                h1 = min(max(int(np.ceil((i + 1) * rh / ph)) + sh, 0), H)
+                w0 = min(max(int(np.floor(j * rw / pw)) + sw, 0), W)
+                w1 = min(max(int(np.ceil((j + 1) * rw / pw)) + sw, 0), W)
+                if h1 > h0 and w1 > w0:
+                    out[k, i, j] = x[int(b), h0:h1, w0:w1].max(axis=(0, 1))
+    return out
+
+
+def _bilinear(v, y, x):
+    """torchvision's bilinear sample of v (H, W, C) at (y, x); 0 outside [-1, H] x [-1, W]."""
+    H, W = v.shape[:2]
+    if y < -1 or y > H or x < -1 or x > W:
+        return np.zeros(v.shape[2])
+    y, x = max(y, 0.0), max(x, 0.0)
+    yl, xl = int(y), int(x)
+    if yl >= H - 1:
+        yl = yh = H - 1
+        y = float(yl)
+    else:
+        yh = yl + 1
+    if xl >= W - 1:
+        xl = xh = W - 1
+        x = float(xl)
+    else:
+        xh = xl + 1
+    ly, lx = y - yl, x - xl
+    return ((1 - ly) * (1 - lx) * v[yl, xl] + (1 - ly) * lx * v[yl, xh]
+            + ly * (1 - lx) * v[yh, xl] + ly * lx * v[yh, xh])
+
+
+def roi_align_ref(x, rois, size, scale=1.0, ratio=2, aligned=False):
+    """ROI Align: each bin the mean of ratio x ratio bilinear samples at regular points."""
+    ph, pw = (size, size) if np.isscalar(size) else size
+    off = 0.5 if aligned else 0.0
+    out = np.zeros((len(rois), ph, pw, x.shape[3]))
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        sw, sh = x1 * scale - off, y1 * scale - off
+        rw, rh = x2 * scale - off - sw, y2 * scale - off - sh
+        if not aligned:
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        bh, bw = rh / ph, rw / pw
+        for i in range(ph):
+            for j in range(pw):
+                acc = np.zeros(x.shape[3])
+                for iy in range(ratio):
+                    for ix in range(ratio):
+                        acc += _bilinear(x[int(b)], sh + i * bh + (iy + 0.5) * bh / ratio,
+                                         sw + j * bw + (ix + 0.5) * bw / ratio)
+                out[k, i, j] = acc / ratio ** 2
+    return out
+
+
+ref("roi_pool/2x2", lambda x: roi_pool_ref(x, reg._rois, 2))
+ref("roi_pool/3x2_scale_half", lambda x: roi_pool_ref(x, reg._rois * [1, 2, 2, 2, 2], (3, 2),
+                                                      0.5))
+ref("roi_align/2x2", lambda x: roi_align_ref(x, reg._rois, 2))
+ref("roi_align/aligned_3x3_ratio1", lambda x: roi_align_ref(x, reg._rois, 3, 1.0, 1, True))
+
+
+def ctc_ref(log_p, labels, blank=0):
+    """-log p(labels | x): the notes' sum over every alignment that collapses to the labels,
+    by the forward recursion over the extended sequence (blank, l1, blank, l2, ..., blank)."""
+    ext = [blank]
+    for c in labels:
+        ext += [int(c), blank]
+    S, T = len(ext), len(log_p)
+    alpha = np.full(S, -np.inf)
+    alpha[0] = log_p[0, blank]
+    if S > 1:
+        alpha[1] = log_p[0, ext[1]]
+    for t in range(1, T):
+        new = np.full(S, -np.inf)
+        for s in range(S):
+            terms = [alpha[s]] + ([alpha[s - 1]] if s >= 1 else [])
+            if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                terms.append(alpha[s - 2])
+            new[s] = np.logaddexp.reduce(terms) + log_p[t, ext[s]]
+        alpha = new
+    return -np.logaddexp.reduce(alpha[-2:] if S > 1 else alpha[-1:])
+
+
+def _ctc(z, r):
+    lp = log_softmax(z)
+    losses = np.array([ctc_ref(lp[b, :reg._ctc_in[b]], reg._ctc_targets[b, :reg._ctc_tg[b]])
+                       for b in range(len(z))])
+    if r == "mean":  # as PyTorch: each loss over its target length (at least 1), then the mean
+        return (losses / np.maximum(reg._ctc_tg, 1)).mean()
+    return losses.sum() if r == "sum" else losses
+
+
+for r in ("mean", "sum", "none"):
+    ref(f"ctc_loss/{r}", lambda z, r=r: _ctc(z, r))
+
+
 # ---- the Transformer's ops ------------------------------------------------------------------
 def _erf(x):
     import math

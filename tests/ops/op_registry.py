@@ -662,6 +662,44 @@ case("multilabel_bce_with_logits/mask_soft_targets", LOSS,
      [_ml_rng.standard_normal((3, 4)), _ml_rng.uniform(0.05, 0.95, (3, 4))],
      lambda z, y: torch_multilabel(z, y, "mean", mask=_ml_mask))
 
+# ---- transposed convolution, ROI pooling, CTC (own generator, so the inputs above stay) -----
+_new_rng = np.random.default_rng(707)
+
+
+def _nrandn(*shape, scale=1.0):
+    return scale * _new_rng.standard_normal(shape)
+
+
+def torch_conv_transpose(x, w, b=None, stride=1, padding=0):
+    w_t = w.permute(3, 2, 0, 1)  # (f, f, C, C_prev) -> PyTorch's (C_prev, C, f, f)
+    return _from_torch_layout(F.conv_transpose2d(_to_torch_layout(x), w_t, b, stride=stride,
+                                                 padding=padding))
+
+
+for stride, padding in ((1, 0), (2, 1), (2, 0)):
+    case(f"conv_transpose2d/s{stride}_p{padding}", C,
+         lambda x, w, b, s=stride, p=padding: dl.conv_transpose2d(x, w, b, s, p),
+         [_nrandn(2, 3, 4, 3), _nrandn(3, 3, 2, 3, scale=0.5), _nrandn(2)],
+         lambda x, w, b, s=stride, p=padding: torch_conv_transpose(x, w, b, s, p))
+_rois = np.array([[0, 0.4, 0.6, 5.2, 4.1], [1, 1.0, 0.0, 6.9, 6.9], [0, 2.2, 3.1, 3.6, 6.0]])
+_roi_x = (_new_rng.permutation(2 * 7 * 8 * 3) * 0.37 % 11.0).reshape(2, 7, 8, 3) - 5.0
+case("roi_pool/2x2", P, lambda x: dl.roi_pool(x, _rois, 2), [_roi_x])
+case("roi_pool/3x2_scale_half", P, lambda x: dl.roi_pool(x, _rois * [1, 2, 2, 2, 2], (3, 2),
+                                                          spatial_scale=0.5), [_roi_x])
+case("roi_align/2x2", P, lambda x: dl.roi_align(x, _rois, 2), [_nrandn(2, 7, 8, 3)])
+case("roi_align/aligned_3x3_ratio1", P,
+     lambda x: dl.roi_align(x, _rois, 3, sampling_ratio=1, aligned=True), [_nrandn(2, 7, 8, 3)])
+_ctc_targets = np.array([[1, 2, 2, 0], [3, 1, 0, 0], [2, 0, 0, 0]])
+_ctc_in, _ctc_tg = np.array([8, 6, 5]), np.array([3, 2, 0])
+for r in ("mean", "sum", "none"):
+    case(f"ctc_loss/{r}", LOSS,
+         lambda z, r=r: dl.ctc_loss(dl.log_softmax(z), _ctc_targets, _ctc_in, _ctc_tg,
+                                    reduction=r),
+         [_nrandn(3, 8, 4)],
+         lambda z, r=r: F.ctc_loss(torch.log_softmax(z, -1).transpose(0, 1),
+                                   _t(_ctc_targets), _t(_ctc_in), _t(_ctc_tg), reduction=r))
+
+
 # ---- the Transformer's ops (issue 15; fuller tests in tests/ops/test_layer_norm.py,
 # test_scaled_dot_product_attention.py, test_gelu.py) ------------------------------------
 _sdpa_keep = dl.ops.padding_mask(np.array([[1, 2, 3, 0], [1, 2, 3, 4]]))[:, None]  # (2,1,1,4)

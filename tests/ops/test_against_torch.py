@@ -59,10 +59,15 @@ def test_only_inputs_that_require_grad_get_one(case):
     _assert_close(xs[-1].grad, t_xs[-1].grad.numpy(), RTOL, ATOL, "grad of the last input")
 
 
+# torchvision's ops: torchvision does not install beside torch 2.13.0 here, so their reference is
+# the NumPy one written from torchvision's definitions (tests/ops/numpy_refs.py)
+TORCHVISION_ONLY = {"roi_pool", "roi_align"}
+
+
 def test_torch_cases_cover_every_op():
     """Dropout's mask comes from dlkit's generator, so only its eval mode has a reference."""
     covered = {c.op for c in TORCH_CASES}
-    assert covered == {c.op for c in CASES}
+    assert covered == {c.op for c in CASES} - TORCHVISION_ONLY
     assert all(c.torch_f is None for c in CASES if c.name.startswith("dropout/p="))
 
 

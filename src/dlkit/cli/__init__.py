@@ -23,7 +23,23 @@ def cli() -> None:
 
 
 # commands register on the group when imported
-from dlkit.cli import charlm, diagnose, evaluate, runs, train, translate, tune  # noqa: E402,F401
+from dlkit.cli import (  # noqa: E402,F401
+    charlm,
+    detect,
+    diagnose,
+    embed,
+    evaluate,
+    runs,
+    segment,
+    speech,
+    style,
+    train,
+    translate,
+    trigger,
+    tune,
+    verify,
+    visualize,
+)
 
 
 def _subcommand(argv: list[str] | None) -> str:

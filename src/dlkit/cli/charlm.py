@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "clip_value": 5.0, "clip_norm": None, "lower": None, "dev_size": 0.1,
     "early_stopping": None, "sample_every": 2, "samples": 7, "max_len": 50,
     "temperature": 1.0, "top_k": None, "seed": 1, "out": None, "progress": True,
-    "checkpoint_every": 1, "overwrite": False,
+    "checkpoint_every": 1, "overwrite": False, "device": "cpu",
     "arch": "rnn", "d_model": 32, "heads": 4, "layers": 2,
 }
 
@@ -121,6 +121,10 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
         o["lower"] = o["corpus"] in BUNDLED
     clip_value = o["clip_value"] or None
     clip_norm = o["clip_norm"] or None
+    try:
+        device = dl.device(o["device"])
+    except (dl.DeviceError, ValueError, TypeError) as e:
+        raise UserError(f"--device {o['device']}: {e}", command) from None
 
     dl.manual_seed(o["seed"])
     lines = load_corpus(o["corpus"], o["lower"], command)
@@ -158,11 +162,10 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
                                                   every=o["checkpoint_every"]))
     initial_epoch = 0
     if resume_from is not None:
-        from dlkit.cli.train import _truncate_history
-
         initial_epoch = dl.io.load_checkpoint(folder / rf.CHECKPOINT, model, optimizer,
                                               callbacks=callbacks)["epoch"]
-        _truncate_history(folder / rf.HISTORY, initial_epoch)
+        rf.truncate_history(folder / rf.HISTORY, initial_epoch)
+    model.to(device)  # the optimizer's state follows; the batches' ids follow the weights
     callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY),
                                         append=resume_from is not None))
     n_chars = len(vocab) - len(dl.text.SPECIALS)
@@ -190,6 +193,7 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
         raise
     history = dl.train.History.from_csv(folder / rf.HISTORY)
     seconds = time.perf_counter() - start
+    model.to("cpu")  # evaluation, sampling and files on the host
     results = {"train": evaluate_lm(model, vocab, train_lines, o["mode"], o["batch_size"],
                                     o["bptt"])}
     if dev_lines:
@@ -248,7 +252,7 @@ def evaluate_charlm(folder: Path, config: dict[str, Any], model: Any, data: str 
 TRAIN_OPTIONS = {"dataset": "corpus", "epochs": "epochs", "batch_size": "batch_size",
                  "lr": "lr", "optimizer": "optimizer", "seed": "seed", "out": "out",
                  "progress": "progress", "dev_size": "dev_size",
-                 "early_stopping": "early_stopping", "hidden": "n_a"}
+                 "early_stopping": "early_stopping", "hidden": "n_a", "device": "device"}
 
 
 def charlm_from_train(ctx: click.Context) -> Path:
@@ -339,6 +343,9 @@ def charlm_from_train(ctx: click.Context) -> Path:
                    "--epochs may change, to train longer).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Train on cpu, or on cuda / cuda:N (an NVIDIA GPU through CuPy: "
+                   "pip install 'dlkit[gpu]').")
 def charlm(resume: str | None, **options: Any) -> None:
     """Train a character-level language model; print samples as it trains."""
     if resume is None:
@@ -347,7 +354,7 @@ def charlm(resume: str | None, **options: Any) -> None:
     ctx = click.get_current_context()
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
-    extra = given - {"resume", "epochs", "progress"}
+    extra = given - {"resume", "epochs", "progress", "device"}
     if extra:
         names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
         raise UserError(f"--resume continues a run with its own options; {names} cannot be "
@@ -362,6 +369,7 @@ def charlm(resume: str | None, **options: Any) -> None:
     if "epochs" in given:
         own["epochs"] = options["epochs"]
     own["progress"] = options["progress"]
+    own["device"] = options["device"]
     train_charlm(CMD, resume_from=folder, **own)
 
 

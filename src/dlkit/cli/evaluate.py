@@ -12,7 +12,8 @@ import dlkit as dl
 from dlkit import recipes
 from dlkit.cli import cli
 from dlkit.cli.errors import UserError
-from dlkit.data.prepare import as_model_input, check_finite, infer_task, load_file, prepare
+from dlkit.data.labels import ClassInfo
+from dlkit.data.prepare import as_model_input, check_finite, infer_task, load_file, splits
 from dlkit.strategy import run_folder as rf
 
 REQUIRED = ("options", "task", "loss")
@@ -73,25 +74,21 @@ def evaluate(run: str, data: str | None) -> None:
         if y is None:
             raise UserError(f"{data!r} has no labels (y) to evaluate against", command)
         X = inputs_for(folder, config, X, command)
-        y = infer_task(y, command)[2]
-        if config["task"] == "multiclass":
-            y = y.reshape(-1).astype(np.int64)
+        n = int(config.get("n_classes", 2))
+        y = infer_task(y, command, ClassInfo(config["task"], n, tuple(range(n))))[2]
         sets = {Path(data).name: (X, y)}
     else:
         opts = config["options"]
         dl.manual_seed(opts["seed"])
-        p = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
-                    test_size=opts["test_size"], standardize=opts["standardize"],
-                    command=command, examples=opts["examples"], noise=opts["noise"],
-                    images=config.get("images", False), image_size=opts.get("image_size"))
+        p = recipes.prepare_data(opts, 0, command)
         rf.check_fingerprint(config.get("data"), p.fingerprint, command)
-        sets = {"train": (p.X_train, p.y_train), "dev": (p.X_dev, p.y_dev),
-                "test": (p.X_test, p.y_test)}
-    for name, (X, y) in sets.items():
-        if not len(X):
+        sets = splits(p)
+    for name, data in sets.items():
+        n = len(data[0]) if not hasattr(data[0], "dataset") else len(data[0].dataset)
+        if not n:
             continue
-        logs = dl.train.evaluate(model, loss, X, y, metrics=metrics)
-        click.echo(f"{name:6s} {len(X):6d} examples  " +
+        logs = dl.train.evaluate(model, loss, *data, metrics=metrics)
+        click.echo(f"{name:6s} {n:6d} examples  " +
                    "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
 
 

@@ -12,7 +12,7 @@ import dlkit as dl
 from dlkit import recipes
 from dlkit.cli import cli
 from dlkit.data import DATASETS
-from dlkit.data.prepare import Prepared, prepare
+from dlkit.data.prepare import Prepared, PreparedFolder, splits
 from dlkit.errors import UserError
 from dlkit.models import ACTIVATIONS
 from dlkit.nn.config import to_config
@@ -23,15 +23,11 @@ CMD = "train"
 METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def report(prepared: Prepared, model: dl.nn.Module, loss: str) -> dict[str, dict[str, float]]:
+def report(prepared: Prepared | PreparedFolder, model: dl.nn.Module,
+           loss: str) -> dict[str, dict[str, float]]:
     metrics = METRICS if prepared.task == "binary" else ("accuracy", "f1")
-    out = {}
-    for name, X, y in (("train", prepared.X_train, prepared.y_train),
-                       ("dev", prepared.X_dev, prepared.y_dev),
-                       ("test", prepared.X_test, prepared.y_test)):
-        if len(X):
-            out[name] = dl.train.evaluate(model, loss, X, y, metrics=metrics)
-    return out
+    return {name: dl.train.evaluate(model, loss, *data, metrics=metrics)
+            for name, data in splits(prepared).items()}
 
 
 def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
@@ -44,7 +40,8 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
     except ImportError:
         return []
     written = [plot_curves(history, folder / "curves.png").name]
-    if prepared.X_train.shape[1] == 2 and prepared.standardizer is None:
+    if isinstance(prepared, Prepared) and prepared.X_train.ndim == 2 and \
+            prepared.X_train.shape[1] == 2 and prepared.standardizer is None:
         def classes(points: np.ndarray) -> np.ndarray:
             out = dl.train.predict(model, points)
             return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
@@ -57,9 +54,13 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
 
 
 @cli.command()
-@click.option("--dataset", default="digits", show_default=True,
-              help=f"A built-in dataset ({', '.join(DATASETS)}) or a file (.h5 course images, "
-                   ".npz with X and y, .csv with the label last).")
+@click.option("--dataset", "--data", "dataset", default="digits", show_default=True,
+              help=f"A built-in dataset ({', '.join(DATASETS)}), a file (.h5 course images, "
+                   ".npz with X and y, .csv with the label last), or a folder of images, one "
+                   "sub-folder per class (read lazily, resized to --image-size, default 64).")
+@click.option("--data-workers", type=click.IntRange(0), default=0, show_default=True,
+              metavar="N", help="Processes that decode and augment the batches of an image "
+              "folder ahead of the training step.")
 @click.option("--test-data", default=None, help="A separate test file (e.g. the course's "
               "test_catvnoncat.h5); otherwise the test set is split off --dataset.")
 @click.option("--examples", type=click.IntRange(10), default=None,
@@ -129,10 +130,15 @@ def draw(folder: Path, history: dl.train.History, model: dl.nn.Module,
                    "uninterrupted run.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
-@click.option("--task", type=click.Choice(["classify", "charlm"]), default="classify",
-              show_default=True, help="charlm: a character-level language model on --dataset "
-              "dinos (bundled) or a text file; the options that apply are forwarded to "
-              "dlkit charlm (see dlkit charlm -h).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Train on cpu, or on cuda / cuda:N (an NVIDIA GPU through CuPy: "
+                   "pip install 'dlkit[gpu]').")
+@click.option("--task", type=click.Choice(["classify", "charlm", "sentiment"]),
+              default="classify", show_default=True,
+              help="charlm: a character-level language model on --dataset dinos (bundled) or "
+              "a text file, the options that apply forwarded to dlkit charlm; sentiment: the "
+              "Emojify LSTM on frozen word vectors (dlkit embed sentiment; --epochs, --lr, "
+              "--seed, --out apply).")
 def train(dataset: str, test_data: str | None, examples: int | None, noise: float | None,
           model: str, image_size: int | None, hidden: str, activation: str,
           init: str | None, optimizer: str,
@@ -143,7 +149,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
           crop: int | None, color_shift: float | None, rotate: float | None,
           early_stopping: int | None, seed: int, out: str | None, overwrite: bool,
           checkpoint_every: int | None, resume: str | None, progress: bool,
-          task: str) -> None:
+          task: str, data_workers: int, device: str) -> None:
     """Train a network, write a run folder, print the test accuracy."""
     ctx = click.get_current_context()
     if task == "charlm":
@@ -153,6 +159,22 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         return
     given = {k for k in ctx.params
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    try:
+        dev = dl.device(device)
+    except (dl.DeviceError, ValueError, TypeError) as e:
+        raise UserError(f"--device {device}: {e}", CMD) from None
+    if task == "sentiment":
+        from dlkit.cli.embed import sentiment_cmd
+
+        extra = given - {"task", "epochs", "lr", "seed", "out", "progress"}
+        if extra:
+            names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
+            raise UserError(f"{names} does not apply to --task sentiment (see dlkit embed "
+                            "sentiment -h)", CMD)
+        ctx.invoke(sentiment_cmd, kind="lstm", vectors=None, epochs=epochs or 30,
+                   lr=lr if "lr" in given else None, seed=seed if "seed" in given else 0,
+                   out=out, progress=progress)
+        return
     if resume is not None:
         folder, config = _resumable(resume, given)
         opts = {**config["options"], **({"epochs": epochs} if "epochs" in given else {})}
@@ -164,20 +186,19 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         options = {k: v for k, v in ctx.params.items() if k in recipes.TRAIN_OPTIONS}
         dense_given = given - {"dataset", "test_data", "examples", "noise", "seed", "out",
                                "progress", "task", "model", "overwrite", "checkpoint_every",
-                               "resume"}
+                               "resume", "data_workers", "device"}
         opts = recipes.resolve_options(options, dense_given, CMD)
         every = checkpoint_every if checkpoint_every is not None else (
             1 if opts["model"] in recipes.IMAGE_MODELS else 10)
-        name = Path(dataset).stem if dataset not in DATASETS else dataset
-        folder = rf.new_run_folder(out, f"{name}-{opts['model']}", overwrite, CMD)
     model, images = opts["model"], opts["model"] in recipes.IMAGE_MODELS
     dl.manual_seed(opts["seed"])
-    prepared = prepare(opts["dataset"], test_data=opts["test_data"], dev_size=opts["dev_size"],
-                       test_size=opts["test_size"], standardize=opts["standardize"],
-                       command=CMD, examples=opts["examples"], noise=opts["noise"],
-                       images=images, image_size=opts["image_size"])
+    prepared = recipes.prepare_data(opts, data_workers, CMD)
     recipe = recipes.classifier(opts, prepared.input_shape, prepared.task, prepared.n_classes,
                                 command=CMD)
+    folder_data = isinstance(prepared, PreparedFolder)
+    if resume is None:  # the folder is made once the data and the model are known good
+        stem = Path(dataset).stem if dataset not in DATASETS else dataset
+        folder = rf.new_run_folder(out, f"{stem}-{opts['model']}", overwrite, CMD)
     net, opt, loss = recipe.model, recipe.optimizer, recipe.loss
     n_in = int(np.prod(prepared.input_shape))
     n_out = 1 if prepared.task == "binary" else prepared.n_classes
@@ -189,8 +210,9 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
         "task": prepared.task, "n_classes": prepared.n_classes, "images": images,
         "input_shape": list(prepared.input_shape), "n_features": n_in,
         "data": prepared.fingerprint, "standardized": prepared.standardizer is not None,
-        "split": {"train": len(prepared.X_train), "dev": len(prepared.X_dev),
-                  "test": len(prepared.X_test)},
+        "split": {k: len(v[0]) if not folder_data else len(v[0].dataset)
+                  for k, v in splits(prepared).items()},
+        **({"classes": prepared.classes} if folder_data else {}),
         "loss": loss, "checkpoint_every": every}
     initial_epoch = 0
     callbacks = [*recipe.callbacks, dl.train.TerminateOnNaN(raise_error=True,
@@ -204,28 +226,39 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
                             "cannot be resumed on other data", CMD)
         state = dl.io.load_checkpoint(folder / rf.CHECKPOINT, net, opt, callbacks=callbacks)
         initial_epoch = state["epoch"]
-        _truncate_history(folder / rf.HISTORY, initial_epoch)
+        rf.truncate_history(folder / rf.HISTORY, initial_epoch)
     callbacks.append(dl.train.CSVLogger(str(folder / rf.HISTORY), append=resume is not None))
     rf.write_json(folder / rf.CONFIG, config)
     layers = ("x".join(map(str, prepared.input_shape)) + f" -> {n_out}" if images
               else "-".join(map(str, [n_in, *sizes, n_out])) +
               (f" {opts['activation']}" if sizes else ""))
-    click.echo(f"{name}: {len(prepared.X_train)} train / {len(prepared.X_dev)} dev / "
-               f"{len(prepared.X_test)} test examples, {prepared.task} "
+    n = config["split"]
+    click.echo(f"{name}: {n.get('train', 0)} train / {n.get('dev', 0)} dev / "
+               f"{n.get('test', 0)} test examples, {prepared.task} "
                f"({prepared.n_classes} classes); model {model} {layers} "
                f"({net.num_parameters()} parameters); {opts['optimizer']} lr={opts['lr']}"
                + (f"; resuming after epoch {initial_epoch}" if resume is not None else ""))
-    validation = (prepared.X_dev, prepared.y_dev) if len(prepared.X_dev) else None
+    parts = splits(prepared)
+    validation = parts.get("dev")
+    validation = validation[0] if folder_data or validation is None else validation
+    net.to(dev)  # fit moves each batch to the model's device; the optimizer's state follows
+    loaders = [p[0] for p in parts.values()] if folder_data and dev != "cpu" else []
+    for loader in loaders:  # an image folder's loaders move their batches themselves
+        loader.device = dev
     start = time.perf_counter()
     try:
-        dl.train.fit(net, loss, opt, prepared.X_train, prepared.y_train,
+        dl.train.fit(net, loss, opt, *parts["train"],
                      epochs=opts["epochs"], batch_size=opts["batch_size"],
                      validation_data=validation, callbacks=callbacks, l2=opts["l2"],
-                     verbose=int(progress), transform=recipe.transform,
+                     verbose=int(progress),
+                     transform=None if folder_data else recipe.transform,
                      initial_epoch=initial_epoch)
     except UserError:
         rf.set_status(folder, rf.FAILED)
         raise
+    net.to("cpu")  # evaluation and files on the host
+    for loader in loaders:
+        loader.device = None
     seconds = time.perf_counter() - start
     history = dl.train.History.from_csv(folder / rf.HISTORY)
     ran = len(history["loss"])
@@ -253,7 +286,7 @@ def train(dataset: str, test_data: str | None, examples: int | None, noise: floa
 def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
     """The folder and config of a run to resume; only --epochs and --progress may be given
     beside --resume (the run's own options rebuild everything else)."""
-    extra = given - {"resume", "epochs", "progress"}
+    extra = given - {"resume", "epochs", "progress", "data_workers", "device"}
     if extra:
         names = ", ".join("--" + k.replace("_", "-") for k in sorted(extra))
         raise UserError(f"--resume continues a run with its own options; {names} cannot be "
@@ -265,14 +298,3 @@ def _resumable(run: str, given: set[str]) -> tuple[Path, dict]:
                         "with --checkpoint-every 0, or killed before its first checkpoint)",
                         CMD)
     return folder, config
-
-
-def _truncate_history(path: Path, epochs: int) -> None:
-    """Keep the rows of history.csv for the epochs the checkpoint holds (a run killed after
-    logging an epoch but before checkpointing it logged one row too many)."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].strip().isdigit()
-                        and int(ln.split(",", 1)[0]) < epochs]
-    dl.io.atomic_write_bytes(path, "".join(kept).encode(), "dlkit train")

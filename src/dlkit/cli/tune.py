@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,14 +67,24 @@ def _echo_trial(prefix: str, space: Any, metric: str) -> Any:
 
 
 def _run_workers(args: list[str], workers: int, seed: int | None) -> None:
-    """Start ``workers`` processes of ``dlkit tune ... --as-worker`` and wait for them."""
-    procs = []
+    """Start ``workers`` processes of ``dlkit tune ... --as-worker`` and wait for them; a stop
+    signal or this process's death ends them too (``dlkit.tune.workers``)."""
+    from dlkit.tune.workers import WorkersStopped, die_by, run_workers
+
+    cmds, envs = [], []
     for k in range(workers):
         cmd = [sys.executable, "-m", "dlkit.cli", "tune", *args, "--as-worker"]
         if seed is not None:
             cmd += ["--seed", str(seed + k)]
-        procs.append(subprocess.Popen(cmd, env={**os.environ, "DLKIT_TUNE_WORKER": str(k)}))
-    codes = [p.wait() for p in procs]
+        cmds.append(cmd)
+        envs.append({"DLKIT_TUNE_WORKER": str(k)})
+    try:
+        codes = run_workers(cmds, envs)
+    except WorkersStopped as e:
+        click.echo(f"dlkit {CMD}: {e}; their running trials are marked failed and run again "
+                   "when this command is run again", err=True)
+        die_by(e.signum)
+        raise
     bad = [k for k, c in enumerate(codes) if c != 0]
     if bad:
         raise UserError(f"worker(s) {bad} failed (exit codes {[codes[k] for k in bad]})", CMD)
@@ -132,15 +141,18 @@ def tune(config: str, trials: int | None, storage: str | None, study: str | None
     pruner_obj = tn.make_pruner(s["pruner"], n_warmup_steps=s["warmup_epochs"])
     where = url.split("@")[-1] if url and "@" in url else url
     if as_worker:
+        from dlkit.tune.workers import worker_guard
+
         prefix = f"[worker {os.environ.get('DLKIT_TUNE_WORKER', os.getpid())}] "
-        tn.search(plan.objective(folder), plan.space, s["trials"], direction=plan.direction,
-                  **sampling, pruner=pruner_obj, storage=url, study_name=name,
-                  timeout=s["timeout"], requeue=False,
-                  callbacks=[_echo_trial(prefix, plan.space, s["metric"])])
+        with worker_guard(prefix):  # ends with its parent; a stop is one line, no traceback
+            tn.search(plan.objective(folder), plan.space, s["trials"], direction=plan.direction,
+                      **sampling, pruner=pruner_obj, storage=url, study_name=name,
+                      timeout=s["timeout"], requeue=False,
+                      callbacks=[_echo_trial(prefix, plan.space, s["metric"])])
         return
     study_obj = tn.open_study(name, storage=url, direction=plan.direction, pruner=pruner_obj)
     done = len(tn.finished(study_obj))
-    retried = tn.requeue_interrupted(study_obj) if url.startswith("sqlite") else []
+    retried = tn.requeue_interrupted(study_obj, running=url.startswith("sqlite"))
     click.echo(f"study {name!r} in {where}: {plan.direction} {s['metric']}, {s['sampler']} "
                f"sampler, {s['pruner']} pruner; {done} of {s['trials']} trials done"
                + (f"; re-running interrupted trial(s) {retried}" if retried else ""))

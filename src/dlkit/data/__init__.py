@@ -1,5 +1,5 @@
-"""Datasets, mini-batches, splits, input normalization, one-hot labels, data files and
-augmentation."""
+"""Datasets, mini-batches, splits, input normalization, one-hot labels, class-label checks
+and encoding, data files and augmentation."""
 
 from dlkit.data.audio_clips import AudioClipDataset, read_wav
 from dlkit.data.collate import Collate, PaddedSequence, default_collate
@@ -15,6 +15,13 @@ from dlkit.data.detection import COCODetection, VOCDetection
 from dlkit.data.encoding import from_one_hot, one_hot
 from dlkit.data.files import load_csv, load_h5_images, load_npz
 from dlkit.data.image_folder import FolderLoaders, ImageFolder, image_folder_loaders
+from dlkit.data.labels import (
+    ClassInfo,
+    LabelEncoder,
+    LabelError,
+    check_class_labels,
+    check_labels_fit,
+)
 from dlkit.data.loader import DataLoader
 from dlkit.data.normalize import Standardizer
 from dlkit.data.planar import make_flower
@@ -60,4 +67,6 @@ __all__ = [
     "ColorShift", "Compose", "Normalize", "PCAColorAugmentation", "RandomApply", "RandomCrop",
     "RandomHorizontalFlip", "RandomRotation", "RandomShear", "RandomVerticalFlip", "Transform",
     "transform_from_config",
+    # class labels
+    "ClassInfo", "LabelEncoder", "LabelError", "check_class_labels", "check_labels_fit",
 ]

@@ -13,6 +13,8 @@ from dlkit.backend import generator
 from dlkit.data.batching import BatchMaker, ExampleError, to_tensors
 from dlkit.data.dataset import ArrayDataset, is_iterable_dataset, is_map_dataset
 from dlkit.data.sampler import RandomSampler, SequentialSampler, sampler_indices
+from dlkit.devices import device as _device
+from dlkit.devices import move
 from dlkit.tensor import Tensor
 
 
@@ -35,6 +37,9 @@ class DataLoader:
     Tensor: ``(x, y)`` examples give a tuple of Tensors, dict examples a dict of Tensors,
     variable-length sequences a ``PaddedSequence(data, mask, lengths)`` of Tensors, strings a
     list. ``transform`` maps the batch (an array) or its first field.
+
+    ``device`` (``"cuda"``): every batch is moved there once, as it becomes Tensors (after
+    the workers and the transform, which run on the host).
 
     ``sampler``: the order of each epoch (an iterable of indices with ``__len__``, e.g.
     ``DistributedSampler``); it replaces ``shuffle``.
@@ -66,7 +71,7 @@ class DataLoader:
                  collate_fn: Callable[[list], Any] | None = None, num_workers: int = 0,
                  prefetch: int = 2, sampler: Any = None, timeout: float | None = None,
                  multiprocessing_context: str | None = None,
-                 persistent_workers: bool = False) -> None:
+                 persistent_workers: bool = False, device: Any = None) -> None:
         if transform is not None and not callable(transform):
             raise TypeError(f"DataLoader: expected transform to be a callable on a batch X "
                             f"(e.g. dlkit.data.RandomHorizontalFlip()) or None, got "
@@ -108,6 +113,7 @@ class DataLoader:
         self.num_workers, self.prefetch, self.timeout = int(num_workers), int(prefetch), timeout
         self.multiprocessing_context = multiprocessing_context
         self.persistent_workers, self._pool = bool(persistent_workers), None
+        self.device = None if device is None else _device(device)  # batches moved once
         self.maker = BatchMaker(self.dataset, collate_fn, transform, self.arrays_mode)
         # the historic arrays form draws from the main generator unless workers need seeds
         self.per_batch_seed = not self.arrays_mode or (num_workers > 0 and transform is not None)
@@ -209,8 +215,10 @@ class DataLoader:
 
     def _as_tensors(self, batch: Any) -> Any:
         if self.arrays_mode:
-            return tuple(Tensor(a) for a in batch)
-        return to_tensors(batch)
+            batch = tuple(Tensor(a) for a in batch)
+        else:
+            batch = to_tensors(batch)
+        return batch if self.device is None else move(batch, self.device)
 
     def _stream(self) -> Iterator[Any]:
         """Batches of consecutive examples of an IterableDataset. With workers, each worker
@@ -228,7 +236,7 @@ class DataLoader:
                                             f"{e.exc}") from e.exc
                 if batch is None:
                     return
-                yield to_tensors(batch)
+                yield self._as_tensors(batch)
                 k += 1
         from dlkit.data.workers import WorkerPool
         pool = WorkerPool(self.maker, self.num_workers, self.prefetch,
@@ -236,7 +244,7 @@ class DataLoader:
         batches = pool.run_stream(seed, self.batch_size, self.drop_last)
         try:
             for batch in batches:
-                yield to_tensors(batch)
+                yield self._as_tensors(batch)
         finally:
             batches.close()
 

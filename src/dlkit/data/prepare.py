@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from dlkit.data.files import load_csv, load_h5_images, load_npz
+from dlkit.data.labels import ClassInfo, LabelError, check_class_labels, check_labels_fit
 from dlkit.data.normalize import Standardizer
 from dlkit.data.registry import DATASETS, get_dataset
 from dlkit.data.split import train_dev_split, train_dev_test_split
@@ -107,24 +108,19 @@ def load_source(source: str, command: str, examples: int | None = None,
                     f"file ({', '.join(FILE_TYPES)})", command)
 
 
-def infer_task(y: np.ndarray, command: str) -> tuple[str, int, np.ndarray]:
-    """("binary", 2, y (m, 1) float) for two classes {0, 1}; ("multiclass", C, y (m,) int)."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        flat = y[:, 0]
-    elif y.ndim == 1:
-        flat = y
-    else:
-        raise UserError(f"expected labels of shape (m,) or (m, 1), got {y.shape}", command)
-    if not np.all(np.isfinite(flat.astype(float))) or np.any(flat != np.round(flat)):
-        raise UserError("expected integer class labels; the targets look continuous "
-                        "(dlkit train does classification)", command)
-    values = np.unique(flat)
-    if values.min() < 0:
-        raise UserError(f"expected class labels >= 0, got {values.min()}", command)
-    if len(values) <= 2 and values.max() <= 1:
-        return "binary", 2, flat.reshape(-1, 1).astype(np.float32)
-    return "multiclass", int(values.max()) + 1, flat.astype(np.int64)
+def infer_task(y: np.ndarray, command: str,
+               info: ClassInfo | None = None) -> tuple[str, int, np.ndarray]:
+    """("binary", 2, y (m, 1) float) for labels {0, 1}; ("multiclass", C, y (m,) int) for
+    labels 0..C-1 (``dlkit.data.check_class_labels``: labels such as {1, 2} or {0, 1000000},
+    a single class, fractions or NaN are errors suggesting a label encoding). With ``info``
+    (a run's classes) the labels must be classes the run knows."""
+    try:
+        if info is not None:
+            return info.task, info.n_classes, check_labels_fit(y, info, None)
+        found = check_class_labels(y)
+    except LabelError as e:
+        raise UserError(e.reason, command) from None
+    return found.task, found.n_classes, found.targets(y)
 
 
 def resize_images(X: np.ndarray, size: int, command: str) -> np.ndarray:
@@ -180,9 +176,8 @@ def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: f
         if X_test.shape[1:] != X.shape[1:]:
             raise UserError(f"--test-data examples have shape {X_test.shape[1:]}, the "
                             f"training data {X.shape[1:]}", command)
-        y_test = infer_task(y_test, command)[2]
-        if task == "multiclass":
-            y_test = y_test.reshape(-1).astype(np.int64)
+        y_test = infer_task(y_test, command, ClassInfo(task, n_classes,
+                                                        tuple(range(n_classes))))[2]
         X_train, X_dev, y_train, y_dev = train_dev_split(X, y, dev=dev_size)
     else:
         X_train, X_dev, X_test, y_train, y_dev, y_test = train_dev_test_split(
@@ -193,3 +188,68 @@ def prepare(source: str, *, test_data: str | None, dev_size: float, test_size: f
         X_train, X_dev, X_test = (standardizer.transform(a) for a in (X_train, X_dev, X_test))
     return Prepared(X_train, y_train, X_dev, y_dev, X_test, y_test, task, n_classes,
                     input_shape, standardizer, fingerprint)
+
+
+@dataclass
+class PreparedFolder:
+    """An image folder (root/<class>/<image>) split into train/dev/test loaders; images are
+    decoded lazily (by ``workers`` processes) and scaled to [0, 1]; labels are class
+    indices (softmax over the folder's classes, two included)."""
+
+    train: Any
+    dev: Any
+    test: Any
+    classes: list[str]
+    input_shape: tuple[int, ...]
+    fingerprint: dict[str, Any]
+    task: str = "multiclass"
+    standardizer: None = None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def sizes(self) -> dict[str, int]:
+        return {k: (len(getattr(self, k).dataset) if getattr(self, k) is not None else 0)
+                for k in ("train", "dev", "test")}
+
+
+def folder_fingerprint(root: str | Path) -> dict[str, Any]:
+    """The absolute path and a SHA-256 of the folder's files (relative path and size each),
+    which changes when an image is added, removed or replaced by one of another size."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(root)}\0{path.stat().st_size}\n".encode())
+    return {"path": str(root.resolve()), "sha256": digest.hexdigest()}
+
+
+def prepare_folder(root: str, *, dev_size: float, test_size: float, image_size: int | None,
+                   batch_size: int, workers: int = 0, transform: Any = None,
+                   command: str = "train") -> PreparedFolder:
+    """Loaders over an image folder, split by the dlkit generator (so a run's split is
+    rebuilt from its seed), images resized to ``image_size`` (64 by default)."""
+    from dlkit.data.image_folder import image_folder_loaders
+
+    try:
+        parts = image_folder_loaders(root, size=image_size or 64, batch_size=batch_size,
+                                     num_workers=workers, dev=dev_size, test=test_size,
+                                     transform=transform, persistent_workers=workers > 0)
+    except (FileNotFoundError, ValueError, ImportError) as e:
+        raise UserError(f"--dataset {root!r}: {e}", command) from None
+    if len(parts.classes) < 2:
+        raise UserError(f"--dataset {root!r} has {len(parts.classes)} class folder(s); a "
+                        "classifier needs at least two (root/<class>/<image>)", command)
+    return PreparedFolder(parts.train, parts.dev, parts.test, list(parts.classes),
+                          tuple(parts.input_shape), folder_fingerprint(root))
+
+
+def splits(prepared: Prepared | PreparedFolder) -> dict[str, tuple]:
+    """The non-empty train / dev / test parts as ``fit`` / ``evaluate`` arguments: (X, y)
+    arrays, or (loader,) for an image folder."""
+    if isinstance(prepared, PreparedFolder):
+        return {k: (getattr(prepared, k),) for k in ("train", "dev", "test")
+                if getattr(prepared, k) is not None}
+    parts = {"train": (prepared.X_train, prepared.y_train),
+             "dev": (prepared.X_dev, prepared.y_dev), "test": (prepared.X_test, prepared.y_test)}
+    return {k: v for k, v in parts.items() if len(v[0])}

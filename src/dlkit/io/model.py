@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import get_rng_state, set_rng_state
 from dlkit.errors import ShapeError
+from dlkit.io.budget import BudgetExceeded, draw_budget
 from dlkit.io.files import CorruptFileError, PathLike, read_safetensors, write_safetensors
 from dlkit.io.tree import decode
+from dlkit.io.validate import JSONDepthError, loads_bounded
 from dlkit.nn.config import UnknownLayerError, module_from_config, to_config
 from dlkit.nn.module import Module
 
@@ -47,7 +48,10 @@ def save_weights(model: Module, path: PathLike) -> None:
 
 def _json(func: str, path: PathLike, metadata: dict[str, str], key: str) -> Any:
     try:
-        return json.loads(metadata[key])
+        return loads_bounded(metadata[key])
+    except JSONDepthError as e:
+        raise CorruptFileError(f"{func}: {str(path)!r} is not a valid dlkit/safetensors file: "
+                               f"its {key!r} metadata is {e}") from None
     except ValueError as e:
         raise CorruptFileError(f"{func}: {str(path)!r} is not a valid dlkit/safetensors file: "
                                f"its {key!r} metadata is not JSON ({e})") from e
@@ -68,24 +72,32 @@ def read_model_state(path: PathLike, func: str) -> tuple[dict[str, np.ndarray],
             from e
 
 
-def load(path: PathLike) -> Module:
+def load(path: PathLike, device: Any = None) -> Module:
     """Rebuild the model saved by ``save`` (or in a checkpoint of a model with a config) and
-    load its weights. Building does not consume draws of the dlkit RNG."""
+    load its weights, on ``device`` (``"cuda"``; default the CPU; files always hold host
+    arrays, whatever the device of the saved model). Building does not consume draws of the
+    dlkit RNG, and a config that declares more weights than the file holds raises
+    ``CorruptFileError`` before they are allocated."""
     state, metadata = read_model_state(path, "load")
     if CONFIG not in metadata:
         raise ValueError(f"load: {str(path)!r} holds weights without a model config (written "
                          "by save_weights or another tool); build the model and call "
                          "load_weights(model, path)")
     config = _json("load", path, metadata, CONFIG)
-    rng = get_rng_state()
+    elements = sum(int(a.size) for a in state.values())
     try:
-        model = module_from_config(config)
+        with draw_budget(elements):  # nothing larger than the file's arrays is allocated
+            model = module_from_config(config)
     except UnknownLayerError as e:
         raise UnknownLayerError(f"load: {str(path)!r}: {e}") from e
-    finally:
-        set_rng_state(rng)
+    except (BudgetExceeded, MemoryError, RecursionError) as e:
+        reason = e if isinstance(e, BudgetExceeded) else (
+            f"building the model its config declares failed ({type(e).__name__}); the "
+            f"file holds {elements} array elements")
+        raise CorruptFileError(f"load: {str(path)!r} is not a valid dlkit model file: "
+                               f"{reason}") from None
     _load_state("load", path, model, state, strict=True)
-    return model
+    return model if device is None else model.to(device)
 
 
 def load_weights(model: Module, path: PathLike, strict: bool = True) -> Module:

@@ -7,6 +7,7 @@ from dlkit.models.inception import InceptionModule, InceptionSmall
 from dlkit.models.lenet import LeNet5
 from dlkit.models.mlp import ACTIVATIONS, mlp
 from dlkit.models.mobilenet import DepthwiseSeparable, MobileNet
+from dlkit.models.neural_lm import NeuralLM, context_windows
 from dlkit.models.resnet import (
     BasicBlock,
     ConvolutionalBlock,
@@ -14,12 +15,24 @@ from dlkit.models.resnet import (
     ResNet50,
     ResNetSmall,
 )
+from dlkit.models.siamese import (
+    EmbeddingNet,
+    L2Normalize,
+    PairClassifier,
+    conv_encoder,
+    embedding_net,
+)
 from dlkit.models.transformer_lm import TransformerLM
 from dlkit.models.transformer_translator import TransformerTranslator
+from dlkit.models.unet import UNet, UpsamplingBlock
 from dlkit.models.vgg import VGG, vgg16, vgg19
+from dlkit.models.yolo import YOLOSmall
 
 __all__ = [
     "ACTIVATIONS", "VGG", "AlexNet", "BasicBlock", "ConvolutionalBlock", "DepthwiseSeparable",
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
-    "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19", "TransformerLM", "TransformerTranslator",
+    "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
+    "EmbeddingNet", "L2Normalize", "PairClassifier", "conv_encoder", "embedding_net",
+    "UNet", "UpsamplingBlock", "YOLOSmall", "TransformerLM", "TransformerTranslator",
 ]
+__all__ += ["NeuralLM", "context_windows"]

@@ -5,6 +5,7 @@ from dlkit.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from dlkit.nn.config import LAYERS, UnknownLayerError, module_from_config, register, to_config
 from dlkit.nn.container import Sequential
 from dlkit.nn.conv import Conv1d, Conv2d, Conv3d, DepthwiseConv2d
+from dlkit.nn.conv_transpose import ConvTranspose2d
 from dlkit.nn.dropout import Dropout
 from dlkit.nn.flatten import Flatten
 from dlkit.nn.layer_norm import LayerNorm
@@ -51,6 +52,7 @@ __all__ = [
     "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "UnknownLayerError", "init",
     "module_from_config", "register", "to_config", "Add", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "BatchNorm2d", "Concatenate", "Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d",
+    "ConvTranspose2d",
     "GlobalAvgPool2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "ZeroPad2d", "GRU", "LSTM", "RNN",
     "Bidirectional", "Embedding", "TimeDistributed", "LOSSES", "LossSpec", "get_loss",
     "l2_penalty", "FeatureCache", "freeze_backbone", "parameterised_layers", "replace_head",

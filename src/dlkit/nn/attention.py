@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from dlkit.backend import array_module, get_default_dtype, to_numpy
+from dlkit.devices import device_of, to_device
 from dlkit.errors import ShapeError
 from dlkit.nn.config import register
 from dlkit.nn.linear import Linear
@@ -178,14 +179,15 @@ class AttentionDecoder(Module):
 
 def one_hot_ids(idx: Any, depth: int, dtype: Any) -> np.ndarray:
     """Integer ids (m, T) -> one-hot (m, T, depth) (the exercise's Xoh)."""
-    idx = np.asarray(getattr(idx, "data", idx))
+    idx = getattr(idx, "data", idx)
+    idx = idx if hasattr(idx, "dtype") else np.asarray(idx)  # on its device
     if idx.dtype.kind not in "iu":
         raise TypeError(f"AttentionModel: expected integer character ids (m, T_x), got "
                         f"{idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= depth):
         raise ValueError(f"AttentionModel: character ids must lie in [0, {depth}), got "
                          f"{idx.min()} to {idx.max()}")
-    return np.eye(depth, dtype=dtype)[idx]
+    return array_module(idx).eye(depth, dtype=dtype)[idx]
 
 
 @register
@@ -205,7 +207,8 @@ class AttentionModel(Module):
     def encode(self, X: Any) -> Tensor:
         """a (m, T_x, 2 n_a): the pre-attention Bi-LSTM over the one-hot characters."""
         dt = self.output.weight.dtype if self.output.weight.dtype else get_default_dtype()
-        return self.pre(one_hot_ids(X, self.n_x, dt))
+        onehot = one_hot_ids(X, self.n_x, dt)  # on the weights' device
+        return self.pre(to_device(onehot, device_of(self.output.weight.data)))
 
     def forward(self, X: Any, return_attention: bool = False) -> Any:
         s, alphas = self.decoder(self.encode(X), self.T_y)

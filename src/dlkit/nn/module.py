@@ -111,6 +111,40 @@ class Module:
         """Evaluation mode: dropout is the identity, batch norm uses running averages."""
         return self.train(False)
 
+    # ---- devices ----------------------------------------------------------------------
+    def to(self, device: Any) -> Module:
+        """Move every parameter (and its gradient) and buffer to ``device`` (``"cuda"``,
+        ``"cpu"``) in place, as PyTorch's; returns the module. Optimizers built on these
+        parameters follow: their state moves at their next step."""
+        from dlkit.devices import device as _device
+        from dlkit.devices import to_device
+
+        dev = _device(device)
+        for p in self.parameters():
+            p.data = to_device(p.data, dev)
+            if p.grad is not None:
+                p.grad = to_device(p.grad, dev)
+        for module in self.modules():
+            for name, b in list(module._buffers.items()):
+                if b is not None and hasattr(b, "shape"):
+                    module._set_buffer(name, to_device(b, dev))
+        return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Module:
+        return self.to(f"cuda:{index}")
+
+    @property
+    def device(self) -> Any:
+        """The device of the first parameter (the CPU for a module without parameters)."""
+        from dlkit.devices import CPU, device_of
+
+        for p in self.parameters():
+            return device_of(p.data)
+        return CPU
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
@@ -168,7 +202,7 @@ class Module:
                     f"{tuple(current.shape)}, the state has {tuple(value.shape)}"
                 )
             xp = array_module(current)
-            array = xp.asarray(to_numpy(value) if xp is not np else value, dtype=current.dtype)
+            array = xp.asarray(to_numpy(value), dtype=current.dtype)
             if kind == "param":
                 module._parameters[name].data = array.copy()
             else:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import generator, get_default_dtype
+from dlkit.backend import array_module, generator, get_default_dtype
 from dlkit.errors import ShapeError
 from dlkit.nn.config import module_from_config, register, to_config
 from dlkit.nn.module import Module
@@ -242,6 +242,9 @@ class Embedding(Module):
         idx = idx if hasattr(idx, "dtype") else np.asarray(idx)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: expected integer token indices, got {idx.dtype}")
+        xp = array_module(self.weight.data)
+        if xp is not np:  # host ids follow the weights to their device, once
+            idx = xp.asarray(idx)
         if idx.size and (idx.min() < 0 or idx.max() >= self.vocab_size):
             raise ValueError(f"Embedding: token indices must lie in [0, {self.vocab_size}), got "
                              f"{idx.min()} to {idx.max()}")
@@ -251,14 +254,41 @@ class Embedding(Module):
         return out
 
     def mask(self, idx: Any) -> np.ndarray:
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        idx = idx.data if isinstance(idx, Tensor) else idx
+        idx = idx if hasattr(idx, "dtype") else np.asarray(idx)  # on its device
         if self.padding_idx is None:
-            return np.ones(idx.shape, get_default_dtype())
+            return array_module(idx).ones(idx.shape, get_default_dtype())
         return (idx != self.padding_idx).astype(get_default_dtype())
 
     def get_config(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size, "dim": self.dim, "padding_idx": self.padding_idx,
                 "dtype": self.weight.dtype.name}
+
+    @classmethod
+    def from_vectors(cls, vectors: Any, vocab: Any = None, freeze: bool = True,
+                     padding_idx: int | None = None) -> Embedding:
+        """Pretrained embeddings for transfer (the notes' step 2): ``vectors`` a (V, dim) array,
+        or a table with ``matrix_for(tokens)`` (``dlkit.text.WordVectors``) and ``vocab`` its
+        tokens in id order (a list, or a ``Vocab``: then ``<PAD>`` is the padding row, kept at
+        zero; tokens without a vector get zeros). ``freeze`` keeps the rows fixed in training."""
+        if vocab is not None:
+            tokens = list(getattr(vocab, "tokens", vocab))
+            weight = np.asarray(vectors.matrix_for(tokens))
+            if padding_idx is None and tokens and tokens[0] == "<PAD>":
+                padding_idx = 0
+        else:
+            weight = np.asarray(vectors.vectors if hasattr(vectors, "vectors") else vectors)
+        if weight.ndim != 2:
+            raise ShapeError(f"Embedding.from_vectors: expected a (vocab, dim) matrix, got "
+                             f"shape {weight.shape}")
+        dtype = weight.dtype if weight.dtype.kind == "f" else None
+        layer = cls(weight.shape[0], weight.shape[1], padding_idx, dtype=dtype)
+        layer.weight.data[...] = weight
+        if padding_idx is not None:
+            layer.weight.data[padding_idx] = 0
+        if freeze:
+            layer.freeze()
+        return layer
 
 
 __all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "Embedding", "TimeDistributed"]

@@ -3,6 +3,8 @@
 from dlkit.ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from dlkit.ops.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from dlkit.ops.conv import conv1d, conv2d, conv3d, depthwise_conv2d, zero_pad
+from dlkit.ops.conv_transpose import conv_transpose2d
+from dlkit.ops.ctc import ctc_loss
 from dlkit.ops.dropout import dropout
 from dlkit.ops.elementwise import (
     abs,
@@ -43,6 +45,7 @@ from dlkit.ops.pool import (
 )
 from dlkit.ops.recurrent import gru, lstm, rnn
 from dlkit.ops.reduction import logsumexp, max, mean, min, sum, var
+from dlkit.ops.roi import roi_align, roi_pool
 from dlkit.ops.shape import (
     broadcast_to,
     concat,
@@ -66,6 +69,7 @@ __all__ = [
     "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
     "conv1d", "conv2d", "conv3d", "depthwise_conv2d", "zero_pad", "avg_pool1d", "avg_pool2d",
     "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d", "gru", "lstm",
-    "rnn", "multilabel_bce_with_logits",
+    "rnn", "multilabel_bce_with_logits", "conv_transpose2d", "roi_pool", "roi_align",
+    "ctc_loss",
     "causal_mask", "gelu", "layer_norm", "padding_mask", "scaled_dot_product_attention",
 ]

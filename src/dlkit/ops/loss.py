@@ -40,6 +40,25 @@ def _check_reduction(op: str, reduction: str) -> None:
         raise ValueError(f"{op}: expected reduction in {_REDUCTIONS}, got {reduction!r}")
 
 
+def _check_unit_interval(op: str, what: str, x: Tensor, hint: str = "",
+                         slack: float = 0.0) -> None:
+    """Refuse values outside [0, 1], give or take ``slack`` (one min and one max; NaN passes,
+    for the training loop to report as divergence)."""
+    data = x.data
+    if data.size == 0 or data.dtype.kind == "b":
+        return
+    lo, hi = float(data.min()), float(data.max())
+    if lo < -slack or hi > 1 + slack:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{op}: expected {what} in [0, 1], got {bad:g} (values from {lo:g} "
+                         f"to {hi:g}){'; ' + hint if hint else ''}")
+
+
+_TARGET_SLACK = 1e-6  # rounding in soft targets, and a gradient check's nudge of a 0/1 target
+_BINARY_TARGETS = ("labels 0/1 or probabilities; for more than two classes use cross_entropy "
+                   "with integer labels 0..C-1")
+
+
 def _target(y: Any, like: Tensor) -> Tensor:
     """A target as a tensor of the prediction's float dtype (so float32 stays float32)."""
     y = as_tensor(y)
@@ -125,22 +144,27 @@ class CrossEntropy(Function):
         else:
             flat = self.labels.reshape(-1)
             self.valid = flat != self.ignore_index
-            self.all_valid = bool(self.valid.all())
+            # on a device: always mask, and keep the count there (no host round trip)
+            self.all_valid = bool(self.valid.all()) if xp is np else False
             self.rows = xp.arange(flat.size)
             self.safe_labels = flat if self.all_valid else xp.where(self.valid, flat, 0)
             picked = log_softmax.reshape(-1, z.shape[-1])[self.rows, self.safe_labels]
             losses = (-picked if self.all_valid else -picked * self.valid).reshape(
                 self.labels.shape)
-            self.count = flat.size if self.all_valid else int(self.valid.sum())
+            self.count = flat.size if self.all_valid else int(self.valid.sum()) if xp is np \
+                else xp.maximum(self.valid.sum(), 1).astype(z.dtype)
         if self.reduction == "mean":
-            return losses.sum() / z.dtype.type(max(self.count, 1))
+            return losses.sum() / self._divisor(z.dtype)
         if self.reduction == "sum":
             return losses.sum()
         return losses
 
+    def _divisor(self, dtype: Any) -> Any:
+        return dtype.type(max(self.count, 1)) if isinstance(self.count, int) else self.count
+
     def backward(self, gy):
         if self.reduction == "mean":
-            gy = gy / gy.dtype.type(max(self.count, 1))
+            gy = gy / self._divisor(gy.dtype)
         g = gy if self.reduction != "none" else gy[..., None]
         if self.valid is None:
             gz = g * (self.softmax * self.probs.sum(axis=-1, keepdims=True) - self.probs)
@@ -172,6 +196,9 @@ def binary_cross_entropy(a: Any, y: Any, reduction: str = "mean") -> Tensor:
     a = as_tensor(a)
     y = _target(y, a)
     _check_same_shape("binary_cross_entropy", a, y)
+    _check_unit_interval("binary_cross_entropy", "probabilities a", a,
+                         "pass sigmoid outputs, or logits to binary_cross_entropy_with_logits")
+    _check_unit_interval("binary_cross_entropy", "targets", y, _BINARY_TARGETS, _TARGET_SLACK)
     return BinaryCrossEntropy(reduction)(a, y)
 
 
@@ -181,6 +208,8 @@ def binary_cross_entropy_with_logits(z: Any, y: Any, reduction: str = "mean") ->
     z = as_tensor(z)
     y = _target(y, z)
     _check_same_shape("binary_cross_entropy_with_logits", z, y)
+    _check_unit_interval("binary_cross_entropy_with_logits", "targets", y, _BINARY_TARGETS,
+                         _TARGET_SLACK)
     return BinaryCrossEntropyWithLogits(reduction)(z, y)
 
 
@@ -205,8 +234,14 @@ def cross_entropy(
                 hint = "integer one-hot targets? pass them as floats, or pass class indices"
             msg = f"{op}: expected integer labels of shape {z.shape[:-1]}, got {labels.shape}"
             raise ShapeError(f"{msg}; {hint}" if hint else msg)
-        xp = array_module(labels)
-        valid = labels[labels != ignore_index]
+        xp = array_module(z.data)
+        labels = xp.asarray(labels)  # host labels follow the logits to their device
+        if xp is not np:  # one host round trip for the check, not four
+            outside = (labels < 0) | (labels >= z.shape[-1])
+            check = bool((outside & (labels != ignore_index)).any())
+        else:
+            check = True
+        valid = labels[labels != ignore_index] if check else labels[:0]
         if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= z.shape[-1]):
             raise ValueError(
                 f"{op}: labels must lie in [0, {z.shape[-1]}) for {z.shape[-1]} classes, got "

@@ -48,7 +48,7 @@ class Transpose(Function):
         return x.transpose(self.axes)
 
     def backward(self, gy):
-        return gy.transpose(np.argsort(self.axes))
+        return gy.transpose(tuple(int(a) for a in np.argsort(self.axes)))
 
 
 class BroadcastTo(Function):
@@ -80,7 +80,7 @@ class Concat(Function):
                 f"got shapes {[x.shape for x in xs]} ({e})"
             ) from None
         self.axis = self.axis % y.ndim
-        self.splits = np.cumsum([x.shape[self.axis] for x in xs])[:-1]
+        self.splits = np.cumsum([x.shape[self.axis] for x in xs])[:-1].tolist()
         return y
 
     def backward(self, gy):
@@ -138,6 +138,9 @@ class GetItem(Function):
 
     def forward(self, x):
         self.in_shape, self.in_dtype = x.shape, x.dtype
+        xp = array_module(x)
+        if xp is not np:  # host index arrays go to the device once, for forward and backward
+            self.index = _index_on(xp, self.index)
         return x[self.index]
 
     def backward(self, gy):
@@ -150,6 +153,12 @@ class GetItem(Function):
         else:
             xp.add.at(g, self.index, gy)  # (CuPy has add.at too)
         return g
+
+
+def _index_on(xp: Any, index: Any) -> Any:
+    if isinstance(index, tuple):
+        return tuple(_index_on(xp, i) for i in index)
+    return xp.asarray(index) if isinstance(index, np.ndarray) else index
 
 
 def _is_row_gather(index: Any) -> bool:

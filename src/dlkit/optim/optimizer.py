@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from dlkit.backend import array_module, to_numpy
+from dlkit.devices import device_of, to_device
 from dlkit.tensor import Tensor
 
 
@@ -53,11 +54,38 @@ class Optimizer:
                 continue
             w, g = p.data, p.grad
             tmp = self._scratch[i]
-            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype \
+                    or type(tmp) is not type(w):
                 tmp = self._scratch[i] = array_module(w).empty_like(w)
+                self._follow(i, w)
             if self.weight_decay and p.ndim >= 2:
                 g = g + self.weight_decay * w
             self.update(w, g, self.state[i], tmp)
+
+    def _follow(self, i: int, w: Any) -> None:
+        """Parameter ``i``'s state arrays on ``w``'s device (after ``model.to(device)``)."""
+        from dlkit.devices import device_of, to_device
+
+        state = self.state[i]
+        if state:
+            dev = device_of(w)
+            for k, v in state.items():
+                if hasattr(v, "shape") and type(v) is not type(w):
+                    state[k] = to_device(v, dev)
+
+    def to(self, device: Any) -> Optimizer:
+        """Move the state arrays now to ``device`` (``step`` also moves them to where the
+        parameters are); returns the optimizer."""
+        from dlkit.devices import device as _device
+        from dlkit.devices import to_device
+
+        dev = _device(device)
+        for state in self.state:
+            for k, v in state.items():
+                if hasattr(v, "shape"):
+                    state[k] = to_device(v, dev)
+        self._scratch = [None] * len(self.params)
+        return self
 
     def update(self, w: Any, g: Any, state: dict[str, Any], tmp: Any) -> None:
         """Change ``w`` in place from its gradient ``g`` and its ``state``; ``tmp`` is a work
@@ -93,10 +121,12 @@ class Optimizer:
                 raise ValueError(f"load_state_dict: state for parameter {i}, but the optimizer "
                                  f"has {len(self.params)} parameters")
             w = self.params[i].data
-            if tuple(np.shape(value)) != w.shape:
+            if not hasattr(value, "shape"):
+                value = np.asarray(value)
+            if tuple(value.shape) != w.shape:
                 raise ValueError(f"load_state_dict: state {key!r} has shape "
-                                 f"{tuple(np.shape(value))}, parameter {i} has {w.shape}")
-            self.state[i][name] = array_module(w).asarray(value, dtype=w.dtype).copy()
+                                 f"{tuple(value.shape)}, parameter {i} has {w.shape}")
+            self.state[i][name] = to_device(value, device_of(w)).astype(w.dtype, copy=True)
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={getattr(self, k)}" for k in self.hyperparameters)

@@ -129,3 +129,14 @@ def run_folder(path: str, command: str) -> Path:
     if not folder.is_dir():
         raise UserError(f"run folder {path!r} not found", command)
     return folder
+
+
+def truncate_history(path: Path, epochs: int) -> None:
+    """Keep the rows of history.csv for the epochs the checkpoint holds (a run killed after
+    logging an epoch but before checkpointing it logged one row too many)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].strip().isdigit()
+                        and int(ln.split(",", 1)[0]) < epochs]
+    atomic_write_bytes(path, "".join(kept).encode(), "truncate_history")

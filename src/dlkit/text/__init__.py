@@ -86,3 +86,45 @@ __all__ += [
     "lm_beam_search", "lm_step_fn", "modified_precision", "sample_search", "select_state",
     "sentence_bleu", "sequence_log_probs",
 ]
+
+# ---- word embeddings (course 5, week 2): vectors, word2vec, GloVe, debiasing, sentiment ----
+from dlkit.text.vectors import (  # noqa: E402
+    UnknownWordError,
+    WordVectors,
+    cosine_similarity,
+    euclidean_distance,
+    load_vectors,
+    save_vectors,
+)
+
+__all__ += [
+    "UnknownWordError", "WordVectors", "cosine_similarity", "euclidean_distance", "load_vectors",
+    "save_vectors",
+]
+from dlkit.text.debias import bias_direction, debias, equalize, neutralize  # noqa: E402
+
+__all__ += ["bias_direction", "debias", "equalize", "neutralize"]
+from dlkit.text.embedding_data import (  # noqa: E402
+    default_corpus,
+    planted_analogy_corpus,
+    sentiment_sentences,
+    shakespeare_corpus,
+)
+from dlkit.text.word2vec import SkipGram, UnigramSampler, Word2Vec  # noqa: E402
+from dlkit.text.word_corpus import read_corpus, read_text8, tokenize  # noqa: E402
+
+__all__ += [
+    "SkipGram", "UnigramSampler", "Word2Vec", "default_corpus", "planted_analogy_corpus",
+    "read_corpus", "read_text8", "sentiment_sentences", "shakespeare_corpus", "tokenize",
+]
+from dlkit.text.glove import GloVe, cooccurrence  # noqa: E402
+
+__all__ += ["GloVe", "cooccurrence"]
+from dlkit.text.sentiment import (  # noqa: E402
+    AverageSentiment,
+    LSTMSentiment,
+    sentences_to_indices,
+    train_sentiment,
+)
+
+__all__ += ["AverageSentiment", "LSTMSentiment", "sentences_to_indices", "train_sentiment"]

@@ -81,7 +81,8 @@ class CharLM(Module):
         """The (m, T) mask of non-padding inputs, or None when there is no padding."""
         if self.pad_id is None:
             return None
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        idx = idx.data if isinstance(idx, Tensor) else idx
+        idx = idx if hasattr(idx, "dtype") else np.asarray(idx)  # on its device
         pad = idx == self.pad_id
         return None if not pad.any() else (~pad).astype(self.embedding.weight.dtype)
 

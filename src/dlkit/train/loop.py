@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.backend import to_numpy
+from dlkit.backend import array_module, to_numpy
 from dlkit.data.dataset import is_iterable_dataset, is_map_dataset
 from dlkit.data.loader import DataLoader
 from dlkit.metrics import get_metric
@@ -30,17 +30,20 @@ Data = Any  # arrays X (with y), a DataLoader, or any re-iterable of batches
 
 
 def batches(data: Data, y: Any = None, *, batch_size: int = 64, shuffle: bool = False,
-            transform: Callable | None = None, func: str = "fit") -> Iterable[Any]:
+            transform: Callable | None = None, func: str = "fit",
+            device: Any = None) -> Iterable[Any]:
     """The batches of ``data``: a ``DataLoader`` over the arrays ``(data, y)`` (or ``data``
     alone when ``y`` is None and ``data`` is an array) or over a ``dlkit.data`` dataset
     (map-style or a stream), or ``data`` itself when it already is a loader or an iterable of
-    batches (then ``batch_size`` and ``shuffle`` are its own)."""
+    batches (then ``batch_size`` and ``shuffle`` are its own). The loaders made here move
+    each batch to ``device`` (a model's on a GPU)."""
     if y is None and (is_map_dataset(data) or is_iterable_dataset(data)):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle and is_map_dataset(data),
-                          transform=transform)
+                          transform=transform, device=device)
     if isinstance(data, (np.ndarray, Tensor)) or y is not None or _is_array_like(data):
         arrays = (data,) if y is None else (data, y)
-        return DataLoader(*arrays, batch_size=batch_size, shuffle=shuffle, transform=transform)
+        return DataLoader(*arrays, batch_size=batch_size, shuffle=shuffle, transform=transform,
+                          device=device)
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
         raise TypeError(f"{func}: expected arrays X (and y), a DataLoader or an iterable of "
                         f"batches, got {type(data).__name__}")
@@ -63,7 +66,13 @@ def _is_array_like(data: Any) -> bool:
         isinstance(head, list) and bool(head) and isinstance(head[0], (int, float, np.number)))
 
 
-def _validation(data: Any, func: str) -> Iterable[Any] | None:
+def _device(model: Module) -> Any:
+    """The model's device when it is not the CPU (batches made from arrays go there)."""
+    dev = model.device if isinstance(model, Module) else None
+    return None if dev is None or dev.type == "cpu" else dev
+
+
+def _validation(data: Any, func: str, device: Any = None) -> Iterable[Any] | None:
     """``validation_data``: (X, y) arrays, or a loader / iterable of batches."""
     if data is None:
         return None
@@ -71,8 +80,8 @@ def _validation(data: Any, func: str) -> Iterable[Any] | None:
         if len(data) != 2:
             raise ValueError(f"{func}: expected validation_data=(X_val, y_val) or a DataLoader, "
                              f"got a tuple of {len(data)}")
-        return batches(data[0], data[1], batch_size=256, func=func)
-    return batches(data, func=func)
+        return batches(data[0], data[1], batch_size=256, func=func, device=device)
+    return batches(data, func=func, device=device)
 
 
 def _length(data: Iterable[Any]) -> int | None:
@@ -99,14 +108,14 @@ class _EpochMeans:
         self.sums["loss"] = self.sums.get("loss", 0.0) + value * size
         for k, v in out.logs.items():
             self.sums[k] = self.sums.get(k, 0.0) + float(_scalar(v)) * size
-        if self.keep and out.outputs is not None:
-            self.outputs.append(_numpy(out.outputs))
-            self.targets.append(_numpy(out.targets))
+        if self.keep and out.outputs is not None:  # kept where they are (a GPU's memory)
+            self.outputs.append(_array(out.outputs))
+            self.targets.append(_array(out.targets))
 
     def logs(self, step: Step, metric_fns: dict[str, Callable[..., float]]) -> dict[str, float]:
         logs = {k: v / max(self.weight, 1) for k, v in self.sums.items()}
         if metric_fns and self.outputs:
-            outputs, targets = np.concatenate(self.outputs), np.concatenate(self.targets)
+            outputs, targets = _host_concatenate(self.outputs), _host_concatenate(self.targets)
             for name, fn in metric_fns.items():
                 logs[name] = fn(outputs, targets, step.output)
         logs.update(step.epoch_logs(logs))
@@ -117,8 +126,18 @@ def _scalar(v: Any) -> float:
     return v.item() if isinstance(v, Tensor) else float(v)
 
 
-def _numpy(v: Any) -> np.ndarray:
-    return to_numpy(v.data if isinstance(v, Tensor) else v)
+def _array(v: Any) -> Any:
+    v = v.data if isinstance(v, Tensor) else v
+    return v if hasattr(v, "shape") else np.asarray(v)
+
+
+def _host_concatenate(arrays: list) -> np.ndarray:
+    """One array on the host from an epoch's batches: concatenated where they are, then
+    moved once (one copy from a GPU per epoch, not one per batch)."""
+    xps = {id(array_module(a)): array_module(a) for a in arrays}
+    if len(xps) == 1:
+        return to_numpy(next(iter(xps.values())).concatenate(arrays))
+    return np.concatenate([to_numpy(a) for a in arrays])
 
 
 def _metric_fns(metrics: Sequence[str]) -> dict[str, Callable[..., float]]:
@@ -141,13 +160,14 @@ def predict(model: Module, data: Data, batch_size: int = 256, *,
     try:
         with no_grad():
             runner.begin(model, False)
-            for batch in batches(data, batch_size=batch_size, func="predict"):
-                outputs.append(_numpy(runner.predict(model, batch)))
+            for batch in batches(data, batch_size=batch_size, func="predict",
+                                 device=_device(model)):
+                outputs.append(_array(runner.predict(model, batch)))
     finally:
         model.train(was_training)
     if not outputs:
         raise ValueError("predict: the data yielded no batches")
-    return np.concatenate(outputs)
+    return _host_concatenate(outputs)
 
 
 def evaluate(model: Module, loss: str | Callable | LossSpec | None, data: Data, y: Any = None,
@@ -156,7 +176,8 @@ def evaluate(model: Module, loss: str | Callable | LossSpec | None, data: Data, 
     """The loss (the mean over all examples, or whatever ``size`` the step weights by) and
     the metrics over the whole of ``data`` (arrays X, y; or batches), in eval mode."""
     runner = resolve_step(step, model, loss, output)
-    return _evaluate(model, runner, batches(data, y, batch_size=batch_size, func="evaluate"),
+    return _evaluate(model, runner, batches(data, y, batch_size=batch_size, func="evaluate",
+                                            device=_device(model)),
                      _metric_fns(metrics))
 
 
@@ -230,8 +251,9 @@ def fit(model: Module, loss: str | Callable | LossSpec | None, optimizer: Optimi
     runner = resolve_step(step, model, loss, output)
     metric_fns = _metric_fns(metrics)
     _check_fit_args(epochs, initial_epoch, clip_norm, clip_value, l2)
-    train_data = batches(X, y, batch_size=batch_size, shuffle=shuffle, transform=transform)
-    val_data = _validation(validation_data, "fit")
+    train_data = batches(X, y, batch_size=batch_size, shuffle=shuffle, transform=transform,
+                         device=_device(model))
+    val_data = _validation(validation_data, "fit", _device(model))
     n_batches = _length(train_data)
     history = History()
     trainer = Trainer(model, optimizer, history, [], epochs=epochs,

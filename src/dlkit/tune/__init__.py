@@ -22,6 +22,10 @@ or PostgreSQL (several workers share one study).
     study2 = tune.search(objective, finer, 20, direction="minimize",
                          folder="runs/tune-moons", study_name="fine")
 
+``dlkit.tune.workers`` runs worker processes that end with their parent (``run_workers``,
+``worker_guard``): a stopped or orphaned worker marks its trial failed, and the next run of
+the search queues it again.
+
 Importing this package does not import Optuna; searching does.
 """
 

@@ -9,6 +9,7 @@ on the same SQLite file after an interruption and it goes on where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -158,20 +159,62 @@ def finished(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def requeue_interrupted(study: Any) -> list[int]:
-    """Mark trials left running by an interrupted search (a killed process) as failed and
-    queue their parameters again, so the search repeats no finished trial and loses none.
-    Only for a study no other worker is using now (the local default); with several
-    workers heartbeats do this after the grace period. Returns the trial numbers."""
-    TrialState = optuna_module().trial.TrialState
+def requeue_interrupted(study: Any, running: bool = True) -> list[int]:
+    """Queue again the parameters of trials an interrupted search left behind: trials a
+    stopped worker marked failed and interrupted and, with ``running``, trials left running
+    by a killed process (marked failed first); each once, so the search repeats no finished
+    trial and loses none. A trial still run by a live process on this machine (a worker of
+    another run of the study) is left to it. ``running`` only for a study no other machine
+    is using now (the local SQLite default); with several machines, heartbeats fail stale
+    running trials after the grace period. Returns the trial numbers."""
+    optuna = optuna_module()
+    TrialState = optuna.trial.TrialState
     storage = study._storage
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
     numbers = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    for t in trials:
+        if t.number in retried:
+            continue
+        if t.state == TrialState.RUNNING:
+            if not running or _worker_alive(t.user_attrs.get("worker")) or _starting(t):
+                continue
+            try:
+                storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # its worker finished it just now
+        elif not (t.state == TrialState.FAIL and t.user_attrs.get("interrupted")):
+            continue
         study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
         numbers.append(t.number)
     return numbers
+
+
+STARTING_S = 30.0
+
+
+def _starting(trial: Any) -> bool:
+    """A trial just created, whose worker has not yet written its name."""
+    if "worker" in trial.user_attrs or trial.datetime_start is None:
+        return False
+    import datetime
+
+    age = datetime.datetime.now() - trial.datetime_start
+    return age.total_seconds() < STARTING_S
+
+
+def _worker_alive(worker: Any) -> bool:
+    """Whether ``"host:pid"`` (a trial's ``worker`` attribute) is a live process of this
+    machine other than this one."""
+    from dlkit.tune.workers import process_alive
+
+    if not isinstance(worker, str) or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return process_alive(int(pid))
 
 
 class _Surplus(Exception):
@@ -235,19 +278,24 @@ def search(objective: Callable[..., float], space: SearchSpace | Mapping[str, An
     claimed = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
     def run(trial: Any) -> float:
-        ahead = [t for t in study.get_trials(deepcopy=False, states=claimed)
-                 if t.number < trial.number]
-        if len(ahead) >= n_trials:
-            trial.set_user_attr("surplus", True)
-            study.stop()
-            raise _Surplus(f"study {study_name!r} already has {n_trials} trials")
-        trial.set_user_attr("worker", _worker_name())
-        if space is None:
-            value = objective(trial)
-        else:
-            params = space.suggest(trial)
-            trial.set_user_attr("params", params)
-            value = objective(params, trial)
+        try:
+            ahead = [t for t in study.get_trials(deepcopy=False, states=claimed)
+                     if t.number < trial.number]
+            if len(ahead) >= n_trials:
+                trial.set_user_attr("surplus", True)
+                study.stop()
+                raise _Surplus(f"study {study_name!r} already has {n_trials} trials")
+            trial.set_user_attr("worker", _worker_name())
+            if space is None:
+                value = objective(trial)
+            else:
+                params = space.suggest(trial)
+                trial.set_user_attr("params", params)
+                value = objective(params, trial)
+        except KeyboardInterrupt:  # Ctrl-C, or a worker told to stop: the next run retries
+            with contextlib.suppress(Exception):
+                trial.set_user_attr("interrupted", True)
+            raise
         value = float(value)
         if math.isnan(value):
             trial.set_user_attr("diverged", True)

@@ -1,0 +1,1 @@
+"""Testing helpers: a strict CuPy stand-in (``dlkit.testing.strict``)."""
