@@ -19,7 +19,7 @@ def test_transformer_charlm_trains_saves_and_samples(tmp_path, capsys):
     assert main(["charlm", *FAST, "--corpus", str(corpus), "--lower", "--epochs", "4",
                  "--out", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "final loss" in out
+    assert "final loss" in out and "model transformer d_model 16 heads 2 layers 1 (" in out
     model = dl.io.load(folder / "model.safetensors")
     assert isinstance(model, TransformerLM) and model.d_model == 16 and model.num_heads == 2
     metrics = json.loads((folder / "metrics.json").read_text())

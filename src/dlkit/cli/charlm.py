@@ -174,8 +174,10 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
                      if v is not None) or "no clipping"
     click.echo(f"{name}: {len(train_lines)} train / {len(dev_lines)} dev {unit}; vocabulary "
                f"{len(vocab)} tokens ({n_chars} characters + <PAD> <UNK> <EOS>); model "
-               f"{o['cell']} embed {o['embed_dim']} n_a {o['n_a']} "
-               f"({model.num_parameters()} parameters); {o['optimizer']} lr={o['lr']:g}, "
+               + (f"{o['cell']} embed {o['embed_dim']} n_a {o['n_a']} " if o["arch"] == "rnn"
+                  else f"transformer d_model {o['d_model']} heads {o['heads']} layers "
+                       f"{o['layers']} ")
+               + f"({model.num_parameters()} parameters); {o['optimizer']} lr={o['lr']:g}, "
                f"{clip}" + (f"; resuming after epoch {initial_epoch}" if initial_epoch else ""))
     start = time.perf_counter()
     common = dict(epochs=o["epochs"], batch_size=o["batch_size"], optimizer=optimizer,
