@@ -554,3 +554,32 @@ def _ctc(z, r):
 
 for r in ("mean", "sum", "none"):
     ref(f"ctc_loss/{r}", lambda z, r=r: _ctc(z, r))
+
+
+# ---- the Transformer's ops ------------------------------------------------------------------
+def _erf(x):
+    import math
+    return np.vectorize(math.erf)(x)
+
+
+ref("gelu/none", lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2))))
+ref("gelu/tanh", lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))))
+
+
+def layer_norm_ref(x, g, b, eps=1e-5):
+    mu = x.mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps) * g + b
+
+
+def attention_ref(q, k, v, mask=None):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if mask is not None:
+        s = np.where(mask, s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    return p / p.sum(-1, keepdims=True) @ v
+
+
+ref("layer_norm/affine_3d", layer_norm_ref)
+ref("scaled_dot_product_attention/no_mask", attention_ref)
+ref("padding_mask/attention", lambda q, k, v: attention_ref(q, k, v, reg._sdpa_keep))
+ref("causal_mask/attention", lambda q, k, v: attention_ref(q, k, v, reg._sdpa_causal))

@@ -700,6 +700,30 @@ for r in ("mean", "sum", "none"):
                                    _t(_ctc_targets), _t(_ctc_in), _t(_ctc_tg), reduction=r))
 
 
+# ---- the Transformer's ops (issue 15; fuller tests in tests/ops/test_layer_norm.py,
+# test_scaled_dot_product_attention.py, test_gelu.py) ------------------------------------
+_sdpa_keep = dl.ops.padding_mask(np.array([[1, 2, 3, 0], [1, 2, 3, 4]]))[:, None]  # (2,1,1,4)
+_sdpa_causal = dl.ops.causal_mask(3, 4)
+for approx in ("none", "tanh"):
+    case(f"gelu/{approx}", A, lambda x, a=approx: dl.ops.gelu(x, a), [randn(3, 4, scale=2.0)],
+         lambda x, a=approx: F.gelu(x, approximate=a))
+case("layer_norm/affine_3d", N, dl.ops.layer_norm,
+     [randn(2, 3, 5, scale=2.0) + 1.0, positive(5), randn(5)],
+     lambda x, g, b: F.layer_norm(x, (x.shape[-1],), g, b, eps=1e-5))
+case("scaled_dot_product_attention/no_mask", L, dl.ops.scaled_dot_product_attention,
+     [randn(2, 2, 3, 4), randn(2, 2, 4, 4), randn(2, 2, 4, 3)],
+     F.scaled_dot_product_attention)
+case("padding_mask/attention", L,
+     lambda q, k, v: dl.ops.scaled_dot_product_attention(q, k, v, _sdpa_keep),
+     [randn(2, 2, 3, 4), randn(2, 2, 4, 4), randn(2, 2, 4, 3)],
+     lambda q, k, v: F.scaled_dot_product_attention(q, k, v,
+                                                    attn_mask=torch.as_tensor(_sdpa_keep)))
+case("causal_mask/attention", L,
+     lambda q, k, v: dl.ops.scaled_dot_product_attention(q, k, v, _sdpa_causal),
+     [randn(2, 2, 3, 4), randn(2, 2, 4, 4), randn(2, 2, 4, 3)],
+     lambda q, k, v: F.scaled_dot_product_attention(q, k, v,
+                                                    attn_mask=torch.as_tensor(_sdpa_causal)))
+
 BY_NAME = {c.name: c for c in CASES}
 TORCH_CASES = [c for c in CASES if c.torch_f is not None]
 FAMILIES = sorted({c.family for c in CASES})

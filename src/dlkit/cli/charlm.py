@@ -24,6 +24,7 @@ import dlkit as dl
 from dlkit import recipes
 from dlkit.cli import cli
 from dlkit.cli.errors import UserError
+from dlkit.models.transformer_lm import TransformerLM
 from dlkit.strategy import run_folder as rf
 from dlkit.text import CELLS, CharLM, CharVocab, SampleText, fit_lines, fit_stream
 from dlkit.text.corpus import BUNDLED, bundled_text, read_text, split_lines
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "early_stopping": None, "sample_every": 2, "samples": 7, "max_len": 50,
     "temperature": 1.0, "top_k": None, "seed": 1, "out": None, "progress": True,
     "checkpoint_every": 1, "overwrite": False, "device": "cpu",
+    "arch": "rnn", "d_model": 32, "heads": 4, "layers": 2,
 }
 
 
@@ -132,7 +134,8 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
         raise UserError(f"the training text has {len(stream_ids(vocab, train_lines)) - 1} "
                         f"character pairs, too few for --batch-size {o['batch_size']} parallel "
                         "rows in stream mode: lower --batch-size", command)
-    model = CharLM(len(vocab), o["embed_dim"], o["n_a"], o["cell"])
+    model = CharLM(len(vocab), o["embed_dim"], o["n_a"], o["cell"]) if o["arch"] == "rnn" \
+        else transformer_charlm(o, len(vocab), command)
     optimizer = recipes.make_optimizer(o["optimizer"], model.parameters(), o["lr"],
                                        command=command)
     name = o["corpus"] if o["corpus"] in BUNDLED else Path(o["corpus"]).stem
@@ -171,8 +174,10 @@ def train_charlm(command: str = CMD, resume_from: Path | None = None, **given: A
                      if v is not None) or "no clipping"
     click.echo(f"{name}: {len(train_lines)} train / {len(dev_lines)} dev {unit}; vocabulary "
                f"{len(vocab)} tokens ({n_chars} characters + <PAD> <UNK> <EOS>); model "
-               f"{o['cell']} embed {o['embed_dim']} n_a {o['n_a']} "
-               f"({model.num_parameters()} parameters); {o['optimizer']} lr={o['lr']:g}, "
+               + (f"{o['cell']} embed {o['embed_dim']} n_a {o['n_a']} " if o["arch"] == "rnn"
+                  else f"transformer d_model {o['d_model']} heads {o['heads']} layers "
+                       f"{o['layers']} ")
+               + f"({model.num_parameters()} parameters); {o['optimizer']} lr={o['lr']:g}, "
                f"{clip}" + (f"; resuming after epoch {initial_epoch}" if initial_epoch else ""))
     start = time.perf_counter()
     common = dict(epochs=o["epochs"], batch_size=o["batch_size"], optimizer=optimizer,
@@ -285,6 +290,15 @@ def charlm_from_train(ctx: click.Context) -> Path:
               show_default=True, help="lines: each line is one example (padded, masked "
               "batches); stream: the lines as one stream, truncated BPTT over --bptt steps.")
 @click.option("--cell", type=click.Choice(list(CELLS)), default="lstm", show_default=True)
+@click.option("--arch", type=click.Choice(["rnn", "transformer"]), default="rnn",
+              show_default=True, help="rnn: embedding -> --cell -> logits; transformer: a "
+              "causal Transformer (--d-model, --heads, --layers; lines mode only).")
+@click.option("--d-model", type=click.IntRange(1), default=32, show_default=True,
+              help="Transformer: size of the embeddings and of every layer.")
+@click.option("--heads", type=click.IntRange(1), default=4, show_default=True,
+              help="Transformer: attention heads (they must divide --d-model).")
+@click.option("--layers", type=click.IntRange(1), default=2, show_default=True,
+              help="Transformer: number of layers.")
 @click.option("--embed-dim", type=click.IntRange(1), default=16, show_default=True,
               help="Size of the character embeddings.")
 @click.option("--hidden", "--n-a", "n_a", type=click.IntRange(1), default=50,
@@ -391,7 +405,7 @@ def sample(run: str | None, model_run: str | None, n: int, temperature: float,
     except ValueError as e:
         raise UserError(str(e), SAMPLE) from None
     model = dl.io.load(folder / rf.MODEL)
-    if not isinstance(model, CharLM) or model.vocab_size != len(vocab):
+    if not isinstance(model, (CharLM, TransformerLM)) or model.vocab_size != len(vocab):
         raise UserError(f"{run!r}: the model is not a character model of this vocabulary "
                         f"({len(vocab)} tokens)", SAMPLE)
     config = rf.read_json(folder, rf.CONFIG, SAMPLE) if (folder / rf.CONFIG).exists() else {}
@@ -401,3 +415,16 @@ def sample(run: str | None, model_run: str | None, n: int, temperature: float,
         texts = [t[:1].upper() + t[1:] for t in texts]
     for t in texts:
         click.echo(t)
+
+
+def transformer_charlm(o: dict[str, Any], vocab_size: int, command: str = CMD) -> TransformerLM:
+    """``--arch transformer``: a causal ``TransformerLM`` (d_model, heads, layers; learned
+    positions up to the longest sample)."""
+    if o["mode"] != "lines":
+        raise UserError("--arch transformer trains on lines (--mode lines); stream mode "
+                        "carries a recurrent state", command)
+    if o["d_model"] % o["heads"]:
+        raise UserError(f"--d-model {o['d_model']} is not divisible by --heads {o['heads']}",
+                        command)
+    return TransformerLM(vocab_size, o["d_model"], o["heads"], o["layers"],
+                         max_len=max(256, o["max_len"] + 64))

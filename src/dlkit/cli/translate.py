@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 import dlkit as dl
 from dlkit.cli import cli
@@ -82,9 +83,10 @@ def _write_pairs(path: Path, pairs: list[tuple[str, str]]) -> None:
               help="Date task: held-out pairs to generate.")
 @click.option("--dev-size", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.1, show_default=True, help="--pairs: fraction held out.")
-@click.option("--model", "kind", type=click.Choice(["seq2seq", "course"]), default="seq2seq",
-              show_default=True, help="seq2seq: encoder-decoder reading its previous output "
-              "(beam search applies); course: the exercise's model exactly.")
+@click.option("--model", "--arch", "kind", type=click.Choice(["seq2seq", "course", "transformer"]),
+              default="seq2seq", show_default=True, help="seq2seq: encoder-decoder reading its "
+              "previous output (beam search applies); course: the exercise's model exactly; "
+              "transformer: an encoder-decoder Transformer (--d-model, --heads, --layers).")
 @click.option("--cell", type=click.Choice(["lstm", "gru", "rnn"]), default="lstm",
               show_default=True)
 @click.option("--attention", type=click.Choice(["additive", "course", "dot", "general",
@@ -97,6 +99,12 @@ def _write_pairs(path: Path, pairs: list[tuple[str, str]]) -> None:
               help="Decoder (post-attention) units.")
 @click.option("--hidden", type=click.IntRange(1), default=32, show_default=True,
               help="Units of the attention network (the exercise: 10).")
+@click.option("--d-model", type=click.IntRange(1), default=32, show_default=True,
+              help="Transformer: size of the embeddings and of every layer.")
+@click.option("--heads", type=click.IntRange(1), default=4, show_default=True,
+              help="Transformer: attention heads (they must divide --d-model).")
+@click.option("--layers", type=click.IntRange(1), default=2, show_default=True,
+              help="Transformer: encoder layers and decoder layers.")
 @click.option("--epochs", type=click.IntRange(1), default=6, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.01, show_default=True)
@@ -105,8 +113,8 @@ def _write_pairs(path: Path, pairs: list[tuple[str, str]]) -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train_cmd(pairs_file: str | None, level: str, n_train: int, n_dev: int, dev_size: float,
               kind: str, cell: str, attention: str, embed_dim: int, n_a: int, n_s: int,
-              hidden: int, epochs: int, batch_size: int, lr: float, seed: int,
-              out: str | None, progress: bool) -> None:
+              hidden: int, d_model: int, heads: int, layers: int, epochs: int,
+              batch_size: int, lr: float, seed: int, out: str | None, progress: bool) -> None:
     """Train a translation model and write a run folder."""
     command = f"{CMD} train"
     dl.manual_seed(seed)
@@ -148,7 +156,13 @@ def train_cmd(pairs_file: str | None, level: str, n_train: int, n_dev: int, dev_
         if attention == "none":
             raise UserError("--model course always has attention", command)
         options = dict(n_a=n_a, n_s=n_s, attention=attention, hidden=hidden)
-    max_out = max_tgt + (1 if kind == "seq2seq" else 0)  # room for <EOS>
+    if kind == "transformer":
+        if d_model % heads:
+            raise UserError(f"--d-model {d_model} is not divisible by --heads {heads}", command)
+        options = dict(d_model=d_model, num_heads=heads, num_encoder_layers=layers,
+                       num_decoder_layers=layers, dim_feedforward=2 * d_model, dropout=0.0,
+                       norm_first=True)
+    max_out = max_tgt + (0 if kind == "course" else 1)  # room for <EOS>
     model = build_model(kind, src_vocab, tgt_vocab, max_out, **options)
     translator = Translator(model, src_vocab, tgt_vocab, max_src, max_out)
     try:
@@ -159,7 +173,9 @@ def train_cmd(pairs_file: str | None, level: str, n_train: int, n_dev: int, dev_
     opt = dl.optim.Adam(model.parameters(), lr=lr)
     click.echo(f"{task}: {len(train_pairs)} train / {len(dev_pairs)} dev pairs; vocabularies "
                f"{len(src_vocab)} -> {len(tgt_vocab)} tokens; {kind} model "
-               f"({model.num_parameters()} parameters), attention {attention}; adam lr={lr:g}")
+               f"({model.num_parameters()} parameters), "
+               + (f"d_model {d_model}, {heads} heads, {layers}+{layers} layers"
+                  if kind == "transformer" else f"attention {attention}") + f"; adam lr={lr:g}")
     start = time.perf_counter()
     history = fit_seq2seq(model, opt, *arrays, epochs=epochs, batch_size=batch_size,
                           callbacks=[dl.train.CSVLogger(str(folder / rf.HISTORY))],
@@ -309,11 +325,44 @@ def evaluate_cmd(run: str, pairs_file: str | None, beam: int, alpha: float, rows
 @click.argument("run")
 @click.argument("text")
 @click.option("--out", default="attention.png", show_default=True, help="The PNG to write.")
-def attention_cmd(run: str, text: str, out: str) -> None:
+@click.option("--head", default=None, help="Transformer: 'all' (one panel per head of the "
+              "last decoder layer) or a head number [default: the mean over the heads].")
+def attention_cmd(run: str, text: str, out: str, head: str | None) -> None:
     """Draw the attention map of TEXT (output characters against input characters)."""
     tr, _, _ = load_translator(run, "attention")
     _check_texts([text], tr, "attention")
     output = tr.translate([text])[0][0][0]
-    alpha, src, outs = tr.attention_map(text, output)
-    path = plot_attention(alpha, src, outs, out, title=f"{text!r} -> {output!r}")
+    if head is not None:
+        path = _head_maps(tr, text, output, head, out)
+    else:
+        alpha, src, outs = tr.attention_map(text, output)
+        path = plot_attention(alpha, src, outs, out, title=f"{text!r} -> {output!r}")
     click.echo(f"{output}\nwrote {path}")
+
+
+def _head_maps(tr: Translator, text: str, output: str, head: str, out: str) -> Path:
+    """``--head all`` or ``--head N``: the cross-attention of each head (or head N) of a
+    Transformer's last decoder layer, one panel each."""
+    from dlkit.models.transformer_translator import TransformerTranslator
+    from dlkit.plot_attention import plot_attention_heads
+
+    cmd = f"{CMD} attention"
+    model = tr.model
+    if not isinstance(model, TransformerTranslator):
+        raise UserError("--head applies to a Transformer (a run of translate train --arch "
+                        "transformer)", cmd)
+    n = model.num_heads
+    if head != "all" and not (head.isdigit() and int(head) < n):
+        raise UserError(f"--head: expected 'all' or a head number in 0..{n - 1}, got {head!r}",
+                        cmd)
+    maps = []
+    try:
+        for h in range(n):
+            model.attention_head = h
+            alpha, src, outs = tr.attention_map(text, output)
+            maps.append(alpha)
+    finally:
+        model.attention_head = None
+    return plot_attention_heads(np.stack(maps), out, query_labels=outs, key_labels=src,
+                                title=f"{text!r} -> {output!r}",
+                                heads=None if head == "all" else [int(head)])

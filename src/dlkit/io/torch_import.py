@@ -18,6 +18,7 @@ Conv3d              weight (O, I, D, H, W)         -> (D, H, W, I, O)
 DepthwiseConv2d     weight (C, 1, H, W)            -> (H, W, C)
 BatchNorm1d/2d      weight, bias                   -> gamma, beta
                     running_mean, running_var      as is (num_batches_tracked ignored)
+MultiHeadAttention  in_proj_weight (3d, d), bias   -> q_proj, k_proj, v_proj (split)
 another layer       the same names                 as is
 ==================  =============================  ==================================
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from dlkit.backend import to_numpy
 from dlkit.errors import ShapeError
+from dlkit.io.torch_attention import split_packed_attention
 from dlkit.nn.conv import Conv1d, Conv2d, Conv3d, DepthwiseConv2d
 from dlkit.nn.flatten import Flatten
 from dlkit.nn.linear import Linear
@@ -321,6 +323,7 @@ def load_torch_state_dict(model: Module, state_dict: Mapping[str, Any],
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"{FUNC}: expected a state_dict (a mapping of names to tensors), got "
                         f"{type(state_dict).__name__}")
+    state_dict = split_packed_attention(state_dict)  # nn.MultiheadAttention's in_proj
     overrides = _parse_mapping(mapping)
     dl_layers = _dl_layers(model)
     t_layers = _torch_layers(state_dict)

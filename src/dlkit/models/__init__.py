@@ -22,6 +22,8 @@ from dlkit.models.siamese import (
     conv_encoder,
     embedding_net,
 )
+from dlkit.models.transformer_lm import TransformerLM
+from dlkit.models.transformer_translator import TransformerTranslator
 from dlkit.models.unet import UNet, UpsamplingBlock
 from dlkit.models.vgg import VGG, vgg16, vgg19
 from dlkit.models.yolo import YOLOSmall
@@ -31,6 +33,6 @@ __all__ = [
     "IdentityBlock", "InceptionModule", "InceptionSmall", "LeNet5", "MobileNet", "ResNet50",
     "ResNetSmall", "mlp", "simple_cnn", "vgg16", "vgg19",
     "EmbeddingNet", "L2Normalize", "PairClassifier", "conv_encoder", "embedding_net",
-    "UNet", "UpsamplingBlock", "YOLOSmall",
+    "UNet", "UpsamplingBlock", "YOLOSmall", "TransformerLM", "TransformerTranslator",
 ]
 __all__ += ["NeuralLM", "context_windows"]

@@ -67,3 +67,24 @@ class Softmax(Module):
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}
+
+
+@register
+class GELU(Module):
+    """z Phi(z) (the Transformer's feed-forward activation); ``approximate="tanh"`` for the
+    tanh form."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: expected approximate 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}

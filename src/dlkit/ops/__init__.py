@@ -1,6 +1,7 @@
 """Differentiable ops, one family a file; each a ``Function`` with forward and backward."""
 
-from dlkit.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from dlkit.ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from dlkit.ops.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from dlkit.ops.conv import conv1d, conv2d, conv3d, depthwise_conv2d, zero_pad
 from dlkit.ops.conv_transpose import conv_transpose2d
 from dlkit.ops.ctc import ctc_loss
@@ -23,6 +24,7 @@ from dlkit.ops.elementwise import (
     sub,
     where,
 )
+from dlkit.ops.layer_norm import layer_norm
 from dlkit.ops.linalg import linear, matmul
 from dlkit.ops.loss import (
     binary_cross_entropy,
@@ -69,4 +71,5 @@ __all__ = [
     "avg_pool3d", "global_avg_pool", "max_pool1d", "max_pool2d", "max_pool3d", "gru", "lstm",
     "rnn", "multilabel_bce_with_logits", "conv_transpose2d", "roi_pool", "roi_align",
     "ctc_loss",
+    "causal_mask", "gelu", "layer_norm", "padding_mask", "scaled_dot_product_attention",
 ]

@@ -161,3 +161,65 @@ def log_softmax(z: Any, axis: int = -1) -> Tensor:
     """y = z - logsumexp(z) along ``axis`` (stable: the max is subtracted first);
     dz = dy - softmax(z) * sum(dy). Shape of z."""
     return LogSoftmax(axis)(as_tensor(z))
+
+
+# ---- GELU (the Transformer's feed-forward activation) -------------------------------------
+
+def _erf(x: Any) -> Any:
+    """erf elementwise: SciPy's (or CuPy's) when present, else math.erf per entry."""
+    if type(x).__module__.startswith("cupy"):
+        from cupyx.scipy.special import erf  # type: ignore[import-not-found]
+        return erf(x)
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy comes with scikit-learn
+        import math
+
+        import numpy
+        return numpy.vectorize(math.erf, otypes=[x.dtype])(x)
+    return erf(x)
+
+
+_SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2 / pi)
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
+_INV_SQRT_2 = 0.7071067811865476  # 1 / sqrt(2)
+
+
+class GELU(Function):
+    """a = z Phi(z), Phi the standard normal CDF:
+    exact ("none"):  a = z (1 + erf(z / sqrt 2)) / 2,  dz = da (Phi(z) + z phi(z));
+    "tanh":  a = z (1 + tanh(u)) / 2, u = sqrt(2/pi) (z + 0.044715 z^3),
+             dz = da ((1 + t) / 2 + z (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2) / 2), t = tanh u.
+    """
+
+    def __init__(self, approximate: str) -> None:
+        self.approximate = approximate
+
+    def forward(self, z):
+        xp = array_module(z)
+        self.z = z
+        c = z.dtype.type
+        if self.approximate == "tanh":
+            self.t = xp.tanh(c(_SQRT_2_OVER_PI) * (z + c(0.044715) * z * z * z))
+            return c(0.5) * z * (1 + self.t)
+        self.cdf = c(0.5) * (1 + _erf(z * c(_INV_SQRT_2)))
+        return z * self.cdf
+
+    def backward(self, ga):
+        xp = array_module(ga)
+        z = self.z
+        c = z.dtype.type
+        if self.approximate == "tanh":
+            t = self.t
+            du = c(_SQRT_2_OVER_PI) * (1 + c(3 * 0.044715) * z * z)
+            return ga * (c(0.5) * (1 + t) + c(0.5) * z * (1 - t * t) * du)
+        pdf = c(_INV_SQRT_2PI) * xp.exp(c(-0.5) * z * z)
+        return ga * (self.cdf + z * pdf)
+
+
+def gelu(z: Any, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit z Phi(z); ``approximate="tanh"`` for the tanh form of
+    BERT/GPT-2 (as ``torch.nn.functional.gelu``)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: expected approximate 'none' or 'tanh', got {approximate!r}")
+    return GELU(approximate)(as_tensor(z))

@@ -410,7 +410,9 @@ class Translator:
 def build_model(kind: str, src_vocab: Vocab, tgt_vocab: Vocab, max_target_len: int,
                 **options: Any) -> Module:
     """``"seq2seq"``: ``Seq2Seq`` (options: embed_dim, n_a, n_s, cell, bidirectional,
-    attention, hidden); ``"course"``: the exercise's ``AttentionModel`` (n_a, n_s, score)."""
+    attention, hidden); ``"course"``: the exercise's ``AttentionModel`` (n_a, n_s, score);
+    ``"transformer"``: ``TransformerTranslator`` (d_model, num_heads, num_encoder_layers,
+    num_decoder_layers, dim_feedforward, dropout)."""
     if kind == "course":
         keep = {k: options[k] for k in ("n_a", "n_s", "hidden") if k in options}
         if "attention" in options and options["attention"]:
@@ -418,7 +420,12 @@ def build_model(kind: str, src_vocab: Vocab, tgt_vocab: Vocab, max_target_len: i
         return AttentionModel(len(src_vocab), len(tgt_vocab), max_target_len, **keep)
     if kind == "seq2seq":
         return Seq2Seq(len(src_vocab), len(tgt_vocab), pad_id=src_vocab.pad_id, **options)
-    raise ValueError(f"build_model: unknown model {kind!r}; expected 'seq2seq' or 'course'")
+    if kind == "transformer":  # options: d_model, num_heads, num_encoder_layers, ...
+        from dlkit.models.transformer_translator import TransformerTranslator
+        return TransformerTranslator(len(src_vocab), len(tgt_vocab), pad_id=src_vocab.pad_id,
+                                     **options)
+    raise ValueError(f"build_model: unknown model {kind!r}; expected 'seq2seq', 'course' or "
+                     "'transformer'")
 
 
 def training_arrays(pairs: Sequence[tuple[str, str]], translator: Translator,
