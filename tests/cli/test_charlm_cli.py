@@ -175,3 +175,17 @@ def test_sample_takes_the_run_as_model_option_too(tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
     assert main(["sample"]) == 2
     assert "once" in capsys.readouterr().err
+
+
+def test_sample_by_beam_search_gives_the_most_likely_names_with_scores(run, capsys):
+    assert main(["sample", str(run), "--beam", "4", "--n", "3"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    scores = [float(s) for _, s in rows]
+    assert len(rows) == 3 and scores == sorted(scores, reverse=True)
+    import dlkit as dl  # the same as the library's beam search, capitalized as the run says
+
+    model, vocab = dl.io.load(run / "model.safetensors"), dl.text.load_vocab(run / "vocab.json")
+    best = dl.text.lm_beam_search(model, vocab, beam_width=4, n_best=3)
+    assert [t.lower() for t, _ in rows] == [t for t, _ in best]
+    assert main(["sample", str(run), "--beam", "2", "--n", "3"]) == 2
+    assert "more than the --beam width 2" in one_line_error(capsys, "sample")

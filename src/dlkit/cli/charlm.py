@@ -388,9 +388,19 @@ def charlm(resume: str | None, **options: Any) -> None:
 @click.option("--prefix", default="", help="Start every text with this.")
 @click.option("--seed", type=int, default=None, help="Repeat the same draws [default: new "
               "draws each run].")
+@click.option("--beam", type=click.IntRange(1), default=None, metavar="B",
+              help="Beam search of width B instead of sampling: the N most likely texts "
+                   "(length-normalized log probability), with their scores.")
+@click.option("--alpha", type=click.FloatRange(0), default=0.7, show_default=True,
+              help="With --beam: length normalization 1/T^alpha of the summed log probability.")
 def sample(run: str | None, model_run: str | None, n: int, temperature: float,
-           top_k: int | None, max_len: int, prefix: str, seed: int | None) -> None:
-    """Draw texts from the language model of a `dlkit charlm` run folder, one a line."""
+           top_k: int | None, max_len: int, prefix: str, seed: int | None, beam: int | None,
+           alpha: float) -> None:
+    """Draw texts from the language model of a `dlkit charlm` run folder, one a line (or the
+    most likely ones by beam search)."""
+    if beam is not None and n > beam:
+        raise UserError(f"--n {n} is more than the --beam width {beam}: a beam search keeps "
+                        f"{beam} hypotheses", SAMPLE)
     if (run is None) == (model_run is None):
         raise UserError("give the run folder once: dlkit sample RUN or dlkit sample --model RUN",
                         "sample")
@@ -409,12 +419,18 @@ def sample(run: str | None, model_run: str | None, n: int, temperature: float,
         raise UserError(f"{run!r}: the model is not a character model of this vocabulary "
                         f"({len(vocab)} tokens)", SAMPLE)
     config = rf.read_json(folder, rf.CONFIG, SAMPLE) if (folder / rf.CONFIG).exists() else {}
-    texts = dl.text.sample_many(model, vocab, n, max_len, temperature, top_k, seed=seed,
-                                prefix=prefix)
+    scores: list[float | None] = [None] * n
+    if beam is not None:
+        found = dl.text.lm_beam_search(model, vocab, prefix=prefix, beam_width=beam,
+                                       max_len=max_len, alpha=alpha, n_best=n)
+        texts, scores = [t for t, _ in found], [s for _, s in found]
+    else:
+        texts = dl.text.sample_many(model, vocab, n, max_len, temperature, top_k, seed=seed,
+                                    prefix=prefix)
     if config.get("capitalize"):
         texts = [t[:1].upper() + t[1:] for t in texts]
-    for t in texts:
-        click.echo(t)
+    for t, score in zip(texts, scores):
+        click.echo(t if score is None else f"{t}\t{score:.4f}")
 
 
 def transformer_charlm(o: dict[str, Any], vocab_size: int, command: str = CMD) -> TransformerLM:
