@@ -21,6 +21,13 @@ REQUIRED = ("options", "task", "loss")
 
 def load_run(path: str, command: str) -> tuple[Path, dict, dl.nn.Module]:
     folder = rf.run_folder(path, command)
+    config = rf.read_json(folder, rf.CONFIG, command)
+    made_by = str(config.get("command", "train"))
+    if made_by not in ("train", "charlm"):
+        tool = made_by.split()[0]
+        raise UserError(f"{path!r} is a dlkit {made_by} run: dlkit {command} reads the runs of "
+                        f"dlkit train and dlkit charlm (see dlkit {tool} -h for its own "
+                        "evaluation)", command)
     config = rf.read_json(folder, rf.CONFIG, command, required=REQUIRED)
     if config["task"] != "charlm":
         rf.read_json(folder, rf.CONFIG, command, required=("input_shape", "n_features"))
