@@ -199,7 +199,7 @@ def summarize(records: list[dict]) -> dict:
 
 def _fmt(seconds: float, unit: str) -> str:
     v = seconds * UNIT_SCALE[unit]
-    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
 def markdown_table(figures: dict, threads: list[int]) -> str:
@@ -262,11 +262,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="", help="comma-separated workloads (default all)")
     parser.add_argument("--out", default=str(HERE / "results.json"))
     parser.add_argument("--timeout", type=float, default=300, help="seconds per process")
+    parser.add_argument("--table-from", metavar="JSON",
+                        help="print the table of an earlier results file, measure nothing")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args.side, int(args.threads), args.block)))
+        return
+    if args.table_from:
+        print_report(json.loads(Path(args.table_from).read_text()))
         return
     names = [n for n in args.only.split(",") if n] or list(WORKLOADS)
     unknown = set(names) - set(WORKLOADS)
@@ -297,11 +302,19 @@ def main(argv: list[str] | None = None) -> None:
               "figures": figures}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print()
-    print(f"{result['date']}, {result['machine']['cpu']}, {result['machine']['cores']} cores; "
-          f"BLAS: {'; '.join(result['blas'])}")
-    print("minimum (median) per side over all rounds; ratio = dlkit / PyTorch of the minima\n")
-    print(markdown_table(figures, threads))
+    print_report(result)
     print(f"\nwrote {args.out} ({result['seconds_total']} s)")
+
+
+def print_report(result: dict) -> None:
+    """The header lines and the Markdown table of a results dict (as written to JSON)."""
+    machine, ver = result["machine"], result["versions"]
+    print(f"{result['date']}, {machine['cpu']}, {machine['cores']} cores, python "
+          f"{ver['python']}, numpy {ver['numpy']}, torch {ver['torch']}; "
+          f"BLAS: {'; '.join(result['blas'])}")
+    print(f"each side in its own processes, {result['rounds']} rounds x {result['block']} "
+          "calls; minimum (median) per side; ratio = dlkit / PyTorch of the minima\n")
+    print(markdown_table(result["figures"], result["threads"]))
 
 
 if __name__ == "__main__":

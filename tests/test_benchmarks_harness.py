@@ -61,10 +61,10 @@ def test_markdown_table_has_a_row_per_workload_and_thread_columns(run_all):
     assert "ratio, 2 threads" in table[0]
     assert table[1].count("---") == len(table[0].split("|")) - 2
     lenet = next(row for row in table if row.startswith("| LeNet-5"))
-    assert "20 (25) ms" in lenet and "10 (11) ms" in lenet
+    assert "20.0 (25.0) ms" in lenet and "10.0 (11.0) ms" in lenet
     assert lenet.count("**2.00**") == 2  # the ratio of the minima at 1 and at 2 threads
     autograd = next(row for row in table if row.startswith("| autograd"))
-    assert "4 (4) us/op" in autograd and " - " in autograd  # missing side shown as '-'
+    assert "4.00 (4.00) us/op" in autograd and " - " in autograd  # missing side shown as '-'
     assert not any(row.startswith("| MLP") for row in table)  # not measured: no row
 
 
@@ -72,3 +72,14 @@ def test_child_env_sets_every_thread_variable(run_all):
     env = run_all.child_env(2)
     assert all(env[var] == "2" for var in run_all.THREAD_VARS)
     assert env["PYTHONPATH"].split(":")[0].endswith("src")
+
+
+def test_print_report_reprints_a_results_file(run_all, capsys):
+    result = {"date": "2026-11-29T07:00:00", "machine": {"cpu": "Fake CPU", "cores": 2},
+              "versions": {"python": "3.11", "numpy": "2.4", "torch": "2.13"},
+              "blas": ["openblas 0.3 (SkylakeX, 1 threads)"], "rounds": 3, "block": 10,
+              "threads": [1], "figures": run_all.summarize(fake_records())}
+    run_all.print_report(json.loads(json.dumps(result)))  # as read back from the JSON file
+    out = capsys.readouterr().out
+    assert "Fake CPU, 2 cores" in out and "SkylakeX" in out and "3 rounds x 10 calls" in out
+    assert "| LeNet-5" in out and "ratio, 2 threads" not in out
