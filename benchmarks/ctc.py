@@ -10,15 +10,13 @@ Goal: dlkit at most 2x PyTorch.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from processes import run_alternating, worker_median  # noqa: E402
+from processes import ab_main  # noqa: E402
 
 M, T, C = 16, 200, 29
 
@@ -61,36 +59,10 @@ def torch_fn():
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--worker", choices=["dlkit", "torch"])
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--block", type=int, default=10)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", default=None)
-    a = p.parse_args()
-    if a.worker:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(a.threads)
-        if a.worker == "torch":
-            import torch
-
-            torch.set_num_threads(a.threads)
-        fn = dlkit_fn() if a.worker == "dlkit" else torch_fn()
-        print(json.dumps({"seconds": worker_median(fn, a.block)}))
-        return
-    med = run_alternating(__file__, ["dlkit", "torch"], a.rounds, a.block,
-                          ["--threads", str(a.threads)])
-    ratio = med["dlkit"] / med["torch"]
-    print(f"CTC forward+backward, batch {M}, T {T}, {C} classes, targets 20-40, float32, "
-          f"{a.threads} thread(s)")
-    for name, sec in med.items():
-        print(f"{name:8s} {sec * 1e3:8.2f} ms")
-    print(f"ratio dlkit/torch {ratio:.2f}  (goal <= 2)")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"workload": "ctc", "ms": {k: v * 1e3 for k, v in med.items()},
-                       "ratio": ratio, "threads": a.threads}, f, indent=2)
+    ab_main(__file__, __doc__, dlkit_fn, torch_fn,
+            lambda t: (f"CTC forward+backward, batch {M}, T {T}, {C} classes, targets 20-40, "
+                       f"float32, {t} thread(s)"),
+            "ctc", rounds=5, block=10)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,13 @@ loss, backward, update. Goal: dlkit at most 2x PyTorch.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from processes import run_alternating, worker_median  # noqa: E402
+from processes import ab_main  # noqa: E402
 
 M, TX, F, FILTERS, UNITS, P = 8, 998, 101, 196, 128, 0.2
 
@@ -92,36 +90,10 @@ def torch_fn():
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--worker", choices=["dlkit", "torch"])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--block", type=int, default=3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", default=None)
-    a = p.parse_args()
-    if a.worker:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(a.threads)
-        if a.worker == "torch":
-            import torch
-
-            torch.set_num_threads(a.threads)
-        fn = dlkit_fn() if a.worker == "dlkit" else torch_fn()
-        print(json.dumps({"seconds": worker_median(fn, a.block)}))
-        return
-    med = run_alternating(__file__, ["dlkit", "torch"], a.rounds, a.block,
-                          ["--threads", str(a.threads)])
-    ratio = med["dlkit"] / med["torch"]
-    print(f"trigger-word model training step, batch {M}, T_x {TX} x {F}, Conv1D {FILTERS}, "
-          f"GRU {UNITS} x 2, Adam, float32, {a.threads} thread(s)")
-    for name, sec in med.items():
-        print(f"{name:8s} {sec * 1e3:9.1f} ms")
-    print(f"ratio dlkit/torch {ratio:.2f}  (goal <= 2)")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"workload": "trigger_step", "ms": {k: v * 1e3 for k, v in med.items()},
-                       "ratio": ratio, "threads": a.threads}, f, indent=2)
+    ab_main(__file__, __doc__, dlkit_fn, torch_fn,
+            lambda t: (f"trigger-word model training step, batch {M}, T_x {TX} x {F}, Conv1D "
+                       f"{FILTERS}, GRU {UNITS} x 2, Adam, float32, {t} thread(s)"),
+            "trigger_step", rounds=3, block=3)
 
 
 if __name__ == "__main__":
