@@ -24,6 +24,7 @@ import dlkit as dl
 from dlkit import recipes
 from dlkit.cli import cli
 from dlkit.cli.errors import UserError
+from dlkit.cli.options import transformer_options
 from dlkit.models.transformer_lm import TransformerLM
 from dlkit.strategy import run_folder as rf
 from dlkit.text import CELLS, CharLM, CharVocab, SampleText, fit_lines, fit_stream
@@ -293,12 +294,7 @@ def charlm_from_train(ctx: click.Context) -> Path:
 @click.option("--arch", type=click.Choice(["rnn", "transformer"]), default="rnn",
               show_default=True, help="rnn: embedding -> --cell -> logits; transformer: a "
               "causal Transformer (--d-model, --heads, --layers; lines mode only).")
-@click.option("--d-model", type=click.IntRange(1), default=32, show_default=True,
-              help="Transformer: size of the embeddings and of every layer.")
-@click.option("--heads", type=click.IntRange(1), default=4, show_default=True,
-              help="Transformer: attention heads (they must divide --d-model).")
-@click.option("--layers", type=click.IntRange(1), default=2, show_default=True,
-              help="Transformer: number of layers.")
+@transformer_options()
 @click.option("--embed-dim", type=click.IntRange(1), default=16, show_default=True,
               help="Size of the character embeddings.")
 @click.option("--hidden", "--n-a", "n_a", type=click.IntRange(1), default=50,

@@ -25,6 +25,7 @@ import numpy as np
 import dlkit as dl
 from dlkit.cli import cli
 from dlkit.cli.errors import UserError
+from dlkit.cli.options import transformer_options
 from dlkit.strategy import run_folder as rf
 from dlkit.text.attention_plot import plot_attention
 from dlkit.text.beam_analysis import beam_error_analysis
@@ -99,12 +100,7 @@ def _write_pairs(path: Path, pairs: list[tuple[str, str]]) -> None:
               help="Decoder (post-attention) units.")
 @click.option("--hidden", type=click.IntRange(1), default=32, show_default=True,
               help="Units of the attention network (the exercise: 10).")
-@click.option("--d-model", type=click.IntRange(1), default=32, show_default=True,
-              help="Transformer: size of the embeddings and of every layer.")
-@click.option("--heads", type=click.IntRange(1), default=4, show_default=True,
-              help="Transformer: attention heads (they must divide --d-model).")
-@click.option("--layers", type=click.IntRange(1), default=2, show_default=True,
-              help="Transformer: encoder layers and decoder layers.")
+@transformer_options("Transformer: encoder layers and decoder layers.")
 @click.option("--epochs", type=click.IntRange(1), default=6, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.01, show_default=True)
