@@ -4,11 +4,20 @@ b (n_C,) — and the same in 1-D (m, n, C) and 3-D (m, n_D, n_H, n_W, C).
 Cross-correlation, as the notes: Z[i, h, w, c] = sum_{a, b, k} A_pad[i, h*s + a, w*s + b, k] *
 W[a, b, k, c] + b[c];  output size floor((n + 2p - f) / s) + 1.
 
-Forward by im2col + one GEMM; backward by the notes' formulas as GEMMs: dW = cols^T dZ,
-db = sum dZ, and dA_prev as the full correlation of dZ with the rotated kernel (one more
-im2col + GEMM; im2col loops over kernel offsets, never over output positions). Two column
-layouts: (N, K) rows of patches for many input channels, and (K, N) (offset-major, contiguous
-copies) for few channels such as a first layer on 1- or 3-channel images.
+Two ways to the same sums, chosen per call (``conv_path``):
+
+- "im2col" (the reference, and every strided or few-channel convolution): the patches as one
+  matrix and one GEMM; backward by the notes' formulas as GEMMs: dW = cols^T dZ, db = sum dZ,
+  and dA_prev as the full correlation of dZ with the rotated kernel (one more im2col + GEMM;
+  im2col loops over kernel offsets, never over output positions). Two column layouts: (N, K)
+  rows of patches for many input channels, and (K, N) (offset-major, contiguous copies) for
+  few channels such as a first layer on 1- or 3-channel images.
+- "shifted" (stride 1, many channels, NumPy arrays): no patch matrix at all. On the padded
+  input flattened to rows (m * prod(n_pad), C_prev), the kernel offset (a, b) is a shift of
+  a * n_W_pad + b rows, so Z = sum over offsets of (rows shifted) @ W[a, b]: one GEMM per
+  offset, accumulated in place (``gemm.matmul_add``), computed on the padded grid and cropped
+  (the "padded-width trick"). Backward is its adjoint on the same grid: dW[a, b] =
+  (rows shifted)^T dZ_pad and dA_pad[rows shifted] += dZ_pad W[a, b]^T.
 """
 
 from __future__ import annotations
@@ -21,10 +30,12 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
+from dlkit.ops.gemm import matmul_add
 from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
 _FEW_CHANNELS = 8  # below this, columns are built offset-major (K, N)
+_SHIFTED_MIN_CHANNELS = 16  # from this many input channels, stride-1 layers use "shifted"
 
 
 def _tuple(value: Any, d: int, name: str, op: str) -> tuple[int, ...]:
@@ -111,6 +122,64 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
     return xp.ascontiguousarray(y).reshape((x_pad.shape[0],) + out + (c_out,)), cols, few
 
 
+def conv_path(x: Any, stride: Sequence[int]) -> str:
+    """"shifted" for stride-1 convolutions of NumPy arrays with at least
+    ``_SHIFTED_MIN_CHANNELS`` input channels (one GEMM of K = C_prev per kernel offset runs
+    near BLAS's peak there), else "im2col" (one GEMM of K = prod(f) * C_prev)."""
+    if (isinstance(x, np.ndarray) and all(s == 1 for s in stride)
+            and x.shape[-1] >= _SHIFTED_MIN_CHANNELS):
+        return "shifted"
+    return "im2col"
+
+
+def _row_shifts(padded_shape: Sequence[int], kernel: Sequence[int]) -> tuple[list[int], int]:
+    """The row shift of each kernel offset on the flattened padded grid (m, *n_pad), and the
+    number of rows every shift can read (all rows of valid outputs are among them)."""
+    grid = padded_shape[1:-1]
+    steps = [int(np.prod(grid[i + 1:])) for i in range(len(grid))]
+    shifts = [sum(o * s for o, s in zip(offset, steps))
+              for offset in itertools.product(*(range(f) for f in kernel))]
+    return shifts, int(np.prod(padded_shape[:-1])) - shifts[-1]
+
+
+def shifted_correlate(x_pad: Any, w: Any, out: tuple[int, ...]) -> Any:
+    """Z (m, *out, C) of a stride-1 correlation: sum over kernel offsets of the shifted rows
+    of x_pad (m * prod(n_pad), C_prev) times W[offset] (C_prev, C), on the padded grid, then
+    the valid corner (m, *out) cut out of it (a strided view)."""
+    d = x_pad.ndim - 2
+    c_in, c_out = x_pad.shape[-1], w.shape[-1]
+    rows = x_pad.reshape(-1, c_in)
+    shifts, n = _row_shifts(x_pad.shape, w.shape[:d])
+    z = np.zeros((rows.shape[0], c_out), dtype=x_pad.dtype)
+    for shift, w_offset in zip(shifts, w.reshape(-1, c_in, c_out)):
+        matmul_add(rows[shift:shift + n], w_offset, z[:n])
+    z = z.reshape(x_pad.shape[:-1] + (c_out,))
+    return z[(slice(None),) + tuple(slice(0, o) for o in out)]
+
+
+def shifted_correlate_backward(x_pad: Any, w: Any, gz: Any, need_x: bool,
+                               need_w: bool) -> tuple[Any, Any]:
+    """The adjoint of ``shifted_correlate``: (dx_pad (m, *n_pad, C_prev), dW) from
+    dZ (m, *out, C), with dZ put on the padded grid (zeros outside the valid corner)."""
+    d = x_pad.ndim - 2
+    c_in, c_out = x_pad.shape[-1], w.shape[-1]
+    g = np.zeros(x_pad.shape[:-1] + (c_out,), dtype=gz.dtype)
+    g[(slice(None),) + tuple(slice(0, o) for o in gz.shape[1:-1])] = gz
+    g = g.reshape(-1, c_out)
+    shifts, n = _row_shifts(x_pad.shape, w.shape[:d])
+    w_offsets = w.reshape(-1, c_in, c_out)
+    rows = x_pad.reshape(-1, c_in)
+    gw = np.empty_like(w_offsets) if need_w else None
+    gx = np.zeros_like(rows) if need_x else None
+    for i, shift in enumerate(shifts):
+        if need_w:
+            np.matmul(rows[shift:shift + n].T, g[:n], out=gw[i])
+        if need_x:
+            matmul_add(g[:n], w_offsets[i].T, gx[shift:shift + n])
+    return (gx.reshape(x_pad.shape) if need_x else None,
+            gw.reshape(w.shape) if need_w else None)
+
+
 class ConvNd(Function):
     """Convolution over the d spatial axes of x (m, *n, C_prev) with W (*f, C_prev, C).
 
@@ -128,10 +197,19 @@ class ConvNd(Function):
         self.x_shape, self.w, self.has_bias = x.shape, w, b is not None
         x_pad = pad_spatial(x, self.pads)
         self.padded_shape = x_pad.shape
+        self.path = conv_path(x, self.stride)
+        if self.path == "shifted":
+            self.x_pad = x_pad
+            y = shifted_correlate(x_pad, w, self.out)
+            return y + b if b is not None else np.ascontiguousarray(y)
         y, self.cols, self.few = correlate(x_pad, w, self.stride, self.out)
         if b is not None:
             y += b
         return y
+
+    def _crop(self, g_pad: Any) -> Any:
+        return g_pad[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
+                                            zip(self.pads, self.x_shape[1:-1])) + (slice(None),)]
 
     def backward(self, gy):
         xp = array_module(gy)
@@ -139,6 +217,11 @@ class ConvNd(Function):
         c_out = gy.shape[-1]
         g2 = gy.reshape(-1, c_out)
         gx = gw = gb = None
+        if self.path == "shifted":
+            g_pad, gw = shifted_correlate_backward(self.x_pad, self.w, gy, self.needs_grad(0),
+                                                   self.needs_grad(1))
+            gb = column_sums(g2) if self.has_bias and self.needs_grad(2) else None
+            return (self._crop(g_pad) if g_pad is not None else None), gw, gb
         if self.needs_grad(1):
             gw = (self.cols @ g2 if self.few else self.cols.T @ g2).reshape(self.w.shape)
         if self.has_bias and self.needs_grad(2):
@@ -158,9 +241,7 @@ class ConvNd(Function):
             rotated = xp.ascontiguousarray(
                 xp.flip(self.w, axis=tuple(range(d))).swapaxes(-1, -2))
             g_pad, _, _ = correlate(g, rotated, (1,) * d, tuple(self.padded_shape[1:-1]))
-            crop = (slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
-                                          zip(self.pads, self.x_shape[1:-1])) + (slice(None),)
-            gx = g_pad[crop]
+            gx = self._crop(g_pad)
         return gx, gw, gb
 
 
