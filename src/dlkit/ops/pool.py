@@ -1,98 +1,119 @@
 """Pooling, channels-last: max and average over f x f windows with stride s (any number of
 spatial axes), and global average pooling. Output size floor((n - f) / s) + 1, as the notes.
 
-When the windows tile the input exactly (s = f, n divisible by f; the common 2x2 / stride 2),
-pooling is one reshape and one reduction; otherwise a loop over the f*f window offsets.
-Max pooling's gradient goes to the window's maximum (split evenly between ties). Padding
+    max:  Y[i, h, w, c] = max_{a < f, b < f} X[i, h*s + a, w*s + b, c]
+    avg:  Y[i, h, w, c] = 1/f^2 sum_{a < f, b < f} X[i, h*s + a, w*s + b, c]
+
+Both are separable: a window is the product of one interval per axis, so the pool is
+computed as a 1-D pool along each spatial axis in turn (the last spatial axis first), each a
+loop over that axis's f strided slices (never a loop over windows or pixels). For the common
+2x2 / stride 2 that is two passes of one ``maximum`` each, the first over the whole input.
+
+Max pooling's gradient goes to the FIRST maximum of each window in row-major order of the
+window (as PyTorch: ties, such as all-zero windows after a ReLU, give their gradient to one
+element). The forward keeps, per axis, which of the f slices won (a bool for f = 2, else a
+uint8 index), and the backward routes dY back through those choices, axis by axis. Padding
 (an int, a tuple, "valid" or "same") adds -inf for max pooling, zeros for average pooling
 (counted in the mean, as PyTorch's default).
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
-from dlkit.ops.conv import _tuple, resolve_padding, window_slices
-from dlkit.tensor import Function, Tensor, as_tensor
+from dlkit.ops.conv import _tuple, resolve_padding
+from dlkit.tensor import Function, Tensor, as_tensor, is_grad_enabled
 
 
-def _tiled_shape(x_shape: tuple, kernel: tuple) -> tuple:
-    """(m, n1/f1, f1, n2/f2, f2, ..., C): each window on its own axes."""
-    shape = [x_shape[0]]
-    for n, f in zip(x_shape[1:-1], kernel):
-        shape += [n // f, f]
-    return tuple(shape) + (x_shape[-1],)
+def _axis_slices(ndim: int, axis: int, f: int, s: int, o: int) -> list[tuple[slice, ...]]:
+    """The f strided slices along ``axis`` read by a 1-D pool: slice j holds input position
+    o_pos * s + j for every output position o_pos < o."""
+    lead = (slice(None),) * axis
+    return [lead + (slice(j, j + s * (o - 1) + 1, s),) for j in range(f)]
+
+
+def _choice(g: Any, idx: Any, j: int, f: int) -> Any:
+    """dY routed to slice j of a 1-D max pool: g where slice j won, else 0."""
+    if f == 1:
+        return g
+    if f == 2:  # idx is the bool "slice 1 won"
+        return g * idx if j == 1 else g - g * idx
+    return g * (idx == j)
 
 
 class PoolNd(Function):
-    """Max or average over windows ``kernel`` with ``stride`` on the spatial axes."""
+    """Max or average over windows ``kernel`` with ``stride`` on the spatial axes of
+    x (m, *n, C) -> (m, *out, C), as 1-D pools along each spatial axis (last axis first)."""
 
     def __init__(self, mode: str, kernel: tuple[int, ...], stride: tuple[int, ...],
                  out: tuple[int, ...]) -> None:
         self.mode, self.kernel, self.stride, self.out = mode, kernel, stride, out
 
+    def _axes(self, ndim: int):
+        """(axis, f, s, o) of each 1-D pool, in the forward's order (last spatial axis
+        first); axes with f = s = 1 are the identity and skipped."""
+        return [(1 + i, f, s, o) for i, (f, s, o) in
+                reversed(list(enumerate(zip(self.kernel, self.stride, self.out))))
+                if f != 1 or s != 1]
+
     def forward(self, x):
         xp = array_module(x)
-        self.x_shape = x.shape
-        d = x.ndim - 2
-        self.window_axes = tuple(2 + 2 * i for i in range(d))
-        self.tiled = self.kernel == self.stride and all(
-            n % f == 0 for n, f in zip(x.shape[1:-1], self.kernel))
-        if self.tiled:
-            xt = x.reshape(_tiled_shape(x.shape, self.kernel))
-            if self.mode == "max":
-                y = xt.max(axis=self.window_axes, keepdims=True)
-                self.xt, self.y_keep = xt, y
-                return y.reshape((x.shape[0],) + self.out + (x.shape[-1],))
-            return xt.mean(axis=self.window_axes)
-        self.offsets = list(itertools.product(*(range(f) for f in self.kernel)))
-        slices = [window_slices(o, self.stride, self.out) for o in self.offsets]
-        if self.mode == "max":
-            y = x[slices[0]].copy()
-            for s in slices[1:]:
-                xp.maximum(y, x[s], out=y)
-            self.x, self.y = x, y
-            return y
-        y = xp.zeros((x.shape[0],) + self.out + (x.shape[-1],), dtype=x.dtype)
-        for s in slices:
-            y += x[s]
-        y /= x.dtype.type(len(slices))
-        return y
+        keep = self.mode == "max" and is_grad_enabled()
+        self.shapes, self.choices = [], []  # the input shape and the winners of each 1-D pool
+        a = x
+        for axis, f, s, o in self._axes(x.ndim):
+            parts = [a[sl] for sl in _axis_slices(x.ndim, axis, f, s, o)]
+            self.shapes.append(a.shape)
+            if self.mode == "avg":
+                y = parts[0] + parts[1] if f > 1 else parts[0].copy()
+                for p in parts[2:]:
+                    y += p
+                if f > 1:
+                    y /= x.dtype.type(f)
+            elif f == 1:
+                y, idx = parts[0].copy(), None
+            else:  # running max; slice j wins where it is strictly greater (first max wins)
+                idx = parts[1] > parts[0] if keep else None
+                y = xp.maximum(parts[0], parts[1])
+                if f > 2 and keep:
+                    idx = idx.astype(np.uint8 if f < 256 else np.int32)
+                for j, p in enumerate(parts[2:], 2):
+                    if keep:
+                        xp.copyto(idx, j, where=p > y)
+                    xp.maximum(y, p, out=y)
+            if keep:
+                self.choices.append(idx)
+            a = y
+        return a if a is not x else x.copy()
 
     def backward(self, gy):
         xp = array_module(gy)
-        if self.tiled:
-            shape = _tiled_shape(self.x_shape, self.kernel)
-            keep = list(shape)
-            for a in self.window_axes:
-                keep[a] = 1
-            g = gy.reshape(keep)
-            if self.mode == "max":
-                mask = self.xt == self.y_keep
-                count = mask.sum(axis=self.window_axes, keepdims=True)
-                gx = mask * (g / count).astype(gy.dtype, copy=False)
+        g = gy
+        axes = self._axes(gy.ndim)
+        for k in reversed(range(len(axes))):  # undo the 1-D pools in reverse order
+            axis, f, s, o = axes[k]
+            shape = self.shapes[k]
+            slices = _axis_slices(gy.ndim, axis, f, s, o)
+            covered = s == f and shape[axis] == o * f  # the slices tile the axis exactly
+            gx = xp.empty(shape, dtype=gy.dtype) if covered else xp.zeros(shape, dtype=gy.dtype)
+            if self.mode == "avg":
+                g = g / gy.dtype.type(f) if f > 1 else g
+            if s >= f and self.mode == "max" and f == 2:  # disjoint: write each slice once
+                xp.multiply(g, self.choices[k], out=gx[slices[1]])
+                xp.subtract(g, gx[slices[1]], out=gx[slices[0]])
             else:
-                gx = xp.broadcast_to(g / gy.dtype.type(np.prod(self.kernel)), shape)
-            return gx.reshape(self.x_shape)
-        gx = xp.zeros(self.x_shape, dtype=gy.dtype)
-        slices = [window_slices(o, self.stride, self.out) for o in self.offsets]
-        if self.mode == "avg":
-            g = gy / gy.dtype.type(len(slices))
-            for s in slices:
-                gx[s] += g
-            return gx
-        count = xp.zeros(self.y.shape, dtype=gy.dtype)
-        for s in slices:
-            count += self.x[s] == self.y
-        g = gy / count
-        for s in slices:
-            gx[s] += g * (self.x[s] == self.y)
-        return gx
+                for j, sl in enumerate(slices):
+                    part = g if self.mode == "avg" else _choice(g, self.choices[k], j, f)
+                    if s >= f:  # disjoint slices: plain assignment
+                        gx[sl] = part
+                    else:
+                        gx[sl] += part
+            g = gx
+        return g
 
 
 def _pool(mode: str, d: int, name: str, x: Any, f: Any, stride: Any, padding: Any = 0) -> Tensor:
