@@ -8,10 +8,11 @@ Two ways to the same sums, chosen per call (``conv_path``):
 
 - "im2col" (the reference, and every strided or few-channel convolution): the patches as one
   matrix and one GEMM; backward by the notes' formulas as GEMMs: dW = cols^T dZ, db = sum dZ,
-  and dA_prev as the full correlation of dZ with the rotated kernel (one more im2col + GEMM;
-  im2col loops over kernel offsets, never over output positions). Two column layouts: (N, K)
-  rows of patches for many input channels, and (K, N) (offset-major, contiguous copies) for
-  few channels such as a first layer on 1- or 3-channel images.
+  and dA_prev as the adjoint of im2col: dcols[offset] = dZ W[offset]^T (one batched GEMM)
+  added into each offset's window slice (col2im; im2col and col2im loop over kernel offsets,
+  never over output positions). Two column layouts: (N, K) rows of patches for many input
+  channels, and (K, N) (offset-major, contiguous copies) for few channels such as a first
+  layer on 1- or 3-channel images.
 - "shifted" (stride 1, many channels, NumPy arrays): no patch matrix at all. On the padded
   input flattened to rows (m * prod(n_pad), C_prev), the kernel offset (a, b) is a shift of
   a * n_W_pad + b rows, so Z = sum over offsets of (rows shifted) @ W[a, b]: one GEMM per
@@ -34,7 +35,7 @@ from dlkit.ops.gemm import matmul_add
 from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
-_FEW_CHANNELS = 8  # below this, columns are built offset-major (K, N)
+_FEW_CHANNELS = 4  # below this, columns are built offset-major (K, N)
 _SHIFTED_MIN_CHANNELS = 16  # from this many input channels, stride-1 layers use "shifted"
 
 
@@ -113,13 +114,30 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
               out: tuple[int, ...]) -> tuple[Any, Any, bool]:
     """Z (m, *out, C) = cross-correlation of x_pad with W (*f, C_prev, C) by one GEMM on the
     patch matrix; also returns the columns (for dW) and their layout."""
-    xp = array_module(x_pad)
     d = x_pad.ndim - 2
     kernel, c_out = w.shape[:d], w.shape[-1]
     cols, few = im2col(x_pad, kernel, stride, out)
     w_mat = w.reshape(-1, c_out)
-    y = (w_mat.T @ cols).T if few else cols @ w_mat
-    return xp.ascontiguousarray(y).reshape((x_pad.shape[0],) + out + (c_out,)), cols, few
+    y = cols.T @ w_mat if few else cols @ w_mat  # (N, C) either way: no transposed copy
+    return y.reshape((x_pad.shape[0],) + out + (c_out,)), cols, few
+
+
+def correlate_adjoint(gz: Any, w: Any, stride: tuple[int, ...],
+                      padded_shape: tuple[int, ...]) -> Any:
+    """dX_pad (m, *n_pad, C_prev) of Z = correlate(X_pad, W) from dZ (m, *out, C): the
+    adjoint of im2col. dcols[offset] = dZ (N, C) @ W[offset]^T (C, C_prev), all offsets in one
+    batched GEMM, then the col2im: dX_pad[window_slices(offset)] += dcols[offset] (a loop over
+    kernel offsets, each slice a (m, *out, C_prev) block)."""
+    xp = array_module(gz)
+    d = gz.ndim - 2
+    c_in, c_out = w.shape[-2], w.shape[-1]
+    w_t = xp.ascontiguousarray(w.reshape(-1, c_in, c_out).swapaxes(1, 2))  # (F, C, C_prev)
+    dcols = xp.matmul(gz.reshape(1, -1, c_out), w_t)  # (F, N, C_prev)
+    gx = xp.zeros(padded_shape, dtype=gz.dtype)
+    for i, offset in enumerate(itertools.product(*(range(f) for f in w.shape[:d]))):
+        gx[window_slices(offset, stride, gz.shape[1:-1])] += dcols[i].reshape(
+            gz.shape[:-1] + (c_in,))
+    return gx
 
 
 def conv_path(x: Any, stride: Sequence[int]) -> str:
@@ -184,9 +202,9 @@ class ConvNd(Function):
     """Convolution over the d spatial axes of x (m, *n, C_prev) with W (*f, C_prev, C).
 
     dW = cols^T dZ (the forward's patches), db = sum dZ, and dA_prev, the notes'
-    sum over positions of W * dZ, computed as one more convolution: the "full" correlation of
-    dZ (dilated by the stride, padded by f - 1) with W rotated 180 degrees and its channel
-    axes swapped — again one GEMM, with no scatter of patches.
+    sum over positions of W * dZ: dA_pad[window(offset)] += dZ W[offset]^T for each kernel
+    offset (``correlate_adjoint``: one batched GEMM, then one block add per offset; cheaper
+    than a second im2col of dZ dilated by the stride and padded by f - 1).
     """
 
     def __init__(self, stride: tuple[int, ...], pads: tuple[tuple[int, int], ...],
@@ -212,8 +230,6 @@ class ConvNd(Function):
                                             zip(self.pads, self.x_shape[1:-1])) + (slice(None),)]
 
     def backward(self, gy):
-        xp = array_module(gy)
-        d = gy.ndim - 2
         c_out = gy.shape[-1]
         g2 = gy.reshape(-1, c_out)
         gx = gw = gb = None
@@ -227,21 +243,7 @@ class ConvNd(Function):
         if self.has_bias and self.needs_grad(2):
             gb = column_sums(g2)
         if self.needs_grad(0):
-            kernel = self.w.shape[:d]
-            if any(s > 1 for s in self.stride):  # put dZ back on the input's grid
-                dilated = tuple((n - 1) * s + 1 for n, s in zip(self.out, self.stride))
-                g = xp.zeros((gy.shape[0],) + dilated + (c_out,), dtype=gy.dtype)
-                g[(slice(None),) + tuple(slice(None, None, s) for s in self.stride)] = gy
-            else:
-                g = gy
-            # pad f - 1 on both sides (and what the stride left uncovered at the end)
-            pads = tuple((f - 1, f - 1 + p - (n + f - 1)) for f, n, p in
-                         zip(kernel, g.shape[1:-1], self.padded_shape[1:-1]))
-            g = pad_spatial(g, pads)
-            rotated = xp.ascontiguousarray(
-                xp.flip(self.w, axis=tuple(range(d))).swapaxes(-1, -2))
-            g_pad, _, _ = correlate(g, rotated, (1,) * d, tuple(self.padded_shape[1:-1]))
-            gx = self._crop(g_pad)
+            gx = self._crop(correlate_adjoint(gy, self.w, self.stride, self.padded_shape))
         return gx, gw, gb
 
 
