@@ -84,10 +84,17 @@ def window_slices(offset: Sequence[int], stride: Sequence[int],
 
 
 def pad_spatial(x: Any, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Any:
+    """x (m, *n, C) with ``value`` added before and after each spatial axis (a filled array
+    and one copy: several times faster than ``np.pad`` on the small arrays of inference)."""
     if not any(lo or hi for lo, hi in pads):
         return x
     xp = array_module(x)
-    return xp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+    shape = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads)) \
+        + (x.shape[-1],)
+    out = xp.full(shape, value, dtype=x.dtype) if value else xp.zeros(shape, dtype=x.dtype)
+    out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in
+                               zip(x.shape[1:-1], pads)) + (slice(None),)] = x
+    return out
 
 
 def im2col(x_pad: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
