@@ -60,3 +60,20 @@ def test_environment_variable_forces_the_numpy_formula():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "DLKIT_NUMPY_GEMM": "1"}, check=True).stdout
     assert out.split() == ["False", "2.0"]
+
+
+def test_one_blas_thread_restores_the_thread_count():
+    get, set_ = gemm._THREADS.get("get_threads"), gemm._THREADS.get("set_threads")
+    if get is None or set_ is None:
+        pytest.skip("NumPy's OpenBLAS thread controls not found")
+    before = get()
+    set_(2)
+    try:
+        with gemm.one_blas_thread():
+            assert get() == 1
+        assert get() == 2
+        with pytest.raises(RuntimeError), gemm.one_blas_thread():
+            raise RuntimeError("restored even on error")
+        assert get() == 2
+    finally:
+        set_(before)

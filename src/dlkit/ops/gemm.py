@@ -14,9 +14,11 @@ runs. ``DLKIT_NUMPY_GEMM=1`` forces the NumPy formula (the tests run both).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,8 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 def _find_cblas() -> dict:
-    """NumPy's bundled OpenBLAS gemm functions (ILP64, 64-bit integers), by dtype."""
+    """NumPy's bundled OpenBLAS gemm functions (ILP64, 64-bit integers), by dtype; also its
+    thread-count getter and setter under the keys "get_threads" and "set_threads"."""
     if os.environ.get("DLKIT_NUMPY_GEMM"):
         return {}
     root = os.path.dirname(np.__file__)
@@ -49,8 +52,38 @@ def _find_cblas() -> dict:
                     found[np.dtype(dtype)] = fn
                     break
         if found and _works(found):
+            for key, name in (("get_threads", "scipy_openblas_get_num_threads64_"),
+                              ("set_threads", "scipy_openblas_set_num_threads64_")):
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    fn.argtypes = [] if key == "get_threads" else [ctypes.c_int]
+                    fn.restype = ctypes.c_int if key == "get_threads" else None
+                    _THREADS[key] = fn
             return found
     return {}
+
+
+_THREADS: dict = {}
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the enclosed products on one BLAS thread (where NumPy's OpenBLAS was found).
+
+    For the products of two thin matrices over a long inner axis, (k x N) @ (N x p) with
+    small k and p (a convolution's dW per kernel offset), OpenBLAS splits the small output
+    between its threads, each then reading both whole operands: measured 1.9x slower on two
+    threads than on one. One thread is the faster choice there."""
+    get, set_ = _THREADS.get("get_threads"), _THREADS.get("set_threads")
+    before = get() if get is not None and set_ is not None else 1
+    if before == 1:
+        yield
+        return
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(before)
 
 
 def _works(found: dict) -> bool:
