@@ -118,6 +118,14 @@ def im2col(x_pad: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
     return xp.ascontiguousarray(windows.transpose(order)).reshape(n_rows, k), False
 
 
+_SMALL_GEMM = 1 << 19  # multiply-adds per block of the few-channel forward product
+
+
+def _few_block(k: int, c_out: int) -> int:
+    """Rows per block of the few-channel product cols^T W: about 2^19 multiply-adds."""
+    return max(64, _SMALL_GEMM // (k * c_out))
+
+
 def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
               out: tuple[int, ...]) -> tuple[Any, Any, bool]:
     """Z (m, *out, C) = cross-correlation of x_pad with W (*f, C_prev, C) by one GEMM on the
@@ -126,7 +134,17 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
     kernel, c_out = w.shape[:d], w.shape[-1]
     cols, few = im2col(x_pad, kernel, stride, out)
     w_mat = w.reshape(-1, c_out)
-    y = cols.T @ w_mat if few else cols @ w_mat  # (N, C) either way: no transposed copy
+    if not few:
+        y = cols @ w_mat
+    elif isinstance(cols, np.ndarray) and cols.shape[1] > 2 * _few_block(cols.shape[0], c_out):
+        # Z = cols^T W in row blocks: OpenBLAS's small-matrix kernels run these blocks faster
+        # than one tall product (LeNet's 1 -> 6 channel layer: 0.61 -> 0.35 ms)
+        block = _few_block(cols.shape[0], c_out)
+        y = np.empty((cols.shape[1], c_out), dtype=np.result_type(cols, w_mat))
+        for i in range(0, cols.shape[1], block):
+            np.matmul(cols[:, i:i + block].T, w_mat, out=y[i:i + block])
+    else:
+        y = cols.T @ w_mat  # (N, C) directly: no transposed copy
     return y.reshape((x_pad.shape[0],) + out + (c_out,)), cols, few
 
 
