@@ -101,3 +101,16 @@ def test_few_channel_product_in_row_blocks_matches_the_loop(monkeypatch, c_prev)
     z = dl.conv2d(x, w, b, padding=1)
     np.testing.assert_allclose(z.data, loop_conv(x, w, b, 1, 1, np.zeros(z.shape))[0],
                                rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 3), (2, 4, 5, 6), (1, 3, 4, 5, 2)])
+def test_add_bias_adds_b_to_every_position_in_place(shape):
+    b = RNG.normal(size=shape[-1])
+    y = RNG.normal(size=shape)
+    expected = y + b
+    conv_ops.add_bias(y, b)
+    np.testing.assert_array_equal(y, expected)
+    y = RNG.normal(size=shape[:-1] + (2 * shape[-1],))[..., ::2]  # not contiguous
+    expected = y + b
+    conv_ops.add_bias(y, b)
+    np.testing.assert_array_equal(y, expected)

@@ -98,6 +98,17 @@ def pad_spatial(x: Any, pads: Sequence[tuple[int, int]], value: float = 0.0) -> 
     return out
 
 
+def add_bias(y: Any, b: Any) -> None:
+    """y (m, ..., n, C) += b (C,) in place. On a contiguous y, as rows of n * C with b tiled n
+    times: NumPy's broadcast of a short last axis runs an inner loop of only C elements
+    (LeNet's 6 channels: 0.24 -> 0.05 ms)."""
+    if y.ndim >= 3 and y.flags.c_contiguous:
+        rows = y.reshape(-1, y.shape[-2] * y.shape[-1])  # a view of y
+        rows += array_module(y).tile(b, y.shape[-2])
+    else:
+        y += b
+
+
 def im2col(x_pad: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
            out: tuple[int, ...]) -> tuple[Any, bool]:
     """The patches of x_pad (m, *n, C) as a matrix: (m*prod(out), prod(f)*C) rows of patches
@@ -254,7 +265,7 @@ class ConvNd(Function):
             return y + b if b is not None else np.ascontiguousarray(y)
         y, self.cols, self.few = correlate(x_pad, w, self.stride, self.out)
         if b is not None:
-            y += b
+            add_bias(y, b)
         return y
 
     def _crop(self, g_pad: Any) -> Any:
