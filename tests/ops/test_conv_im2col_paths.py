@@ -92,15 +92,20 @@ def test_float32_stays_float32_through_both_layouts():
 
 
 @pytest.mark.parametrize("c_prev", [1, 3])
-def test_few_channel_product_in_row_blocks_matches_the_loop(monkeypatch, c_prev):
+def test_few_channel_products_in_blocks_match_the_loop(monkeypatch, c_prev):
     monkeypatch.setattr(conv_ops, "_SMALL_GEMM", 1)  # blocks of 64 rows, a partial last one
     x = RNG.normal(size=(3, 10, 9, c_prev))
     w = RNG.normal(size=(3, 3, c_prev, 5))
     b = RNG.normal(size=5)
     assert 3 * 10 * 9 > 2 * conv_ops._few_block(9 * c_prev, 5)  # the blocked branch runs
-    z = dl.conv2d(x, w, b, padding=1)
-    np.testing.assert_allclose(z.data, loop_conv(x, w, b, 1, 1, np.zeros(z.shape))[0],
-                               rtol=1e-10, atol=1e-10)
+    ts = [dl.tensor(a, requires_grad=True) for a in (x, w, b)]
+    z = dl.conv2d(*ts, padding=1)
+    gz = RNG.normal(size=z.shape)
+    refs = loop_conv(x, w, b, 1, 1, gz)
+    np.testing.assert_allclose(z.data, refs[0], rtol=1e-10, atol=1e-10)
+    (z * dl.tensor(gz)).sum().backward()  # dW by blocks accumulated in place
+    for t, ref in zip(ts, refs[1:]):
+        np.testing.assert_allclose(t.grad, ref, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 3), (2, 4, 5, 6), (1, 3, 4, 5, 2)])

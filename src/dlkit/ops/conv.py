@@ -159,6 +159,19 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
     return y.reshape((x_pad.shape[0],) + out + (c_out,)), cols, few
 
 
+def few_weight_grad(cols: Any, g2: Any) -> Any:
+    """dW (K, C) = cols (K, N) @ dZ (N, C) for the offset-major columns, on NumPy arrays as
+    column blocks of about 2^19 multiply-adds accumulated in place (``matmul_add``; LeNet's
+    first layer: 0.52 -> 0.33 ms)."""
+    block = _few_block(cols.shape[0], g2.shape[1])
+    if not isinstance(cols, np.ndarray) or cols.shape[1] <= 2 * block:
+        return cols @ g2
+    gw = np.zeros((cols.shape[0], g2.shape[1]), dtype=np.result_type(cols, g2))
+    for i in range(0, cols.shape[1], block):
+        matmul_add(cols[:, i:i + block], g2[i:i + block], gw)
+    return gw
+
+
 def correlate_adjoint(gz: Any, w: Any, stride: tuple[int, ...],
                       padded_shape: tuple[int, ...]) -> Any:
     """dX_pad (m, *n_pad, C_prev) of Z = correlate(X_pad, W) from dZ (m, *out, C): the
@@ -282,7 +295,8 @@ class ConvNd(Function):
             gb = column_sums(g2) if self.has_bias and self.needs_grad(2) else None
             return (self._crop(g_pad) if g_pad is not None else None), gw, gb
         if self.needs_grad(1):
-            gw = (self.cols @ g2 if self.few else self.cols.T @ g2).reshape(self.w.shape)
+            gw = (few_weight_grad(self.cols, g2) if self.few else self.cols.T @ g2).reshape(
+                self.w.shape)
         if self.has_bias and self.needs_grad(2):
             gb = column_sums(g2)
         if self.needs_grad(0):
