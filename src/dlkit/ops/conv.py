@@ -31,7 +31,7 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
-from dlkit.ops.gemm import matmul_add, one_blas_thread
+from dlkit.ops.gemm import blas_threads, matmul_add, one_blas_thread
 from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
@@ -129,12 +129,22 @@ def im2col(x_pad: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
     return xp.ascontiguousarray(windows.transpose(order)).reshape(n_rows, k), False
 
 
-_SMALL_GEMM = 1 << 19  # multiply-adds per block of the few-channel forward product
+_SMALL_GEMM = 1 << 19  # multiply-adds per block of a narrow few-channel product
+_NARROW = 8  # few-channel products with fewer output channels than this run in blocks
 
 
-def _few_block(k: int, c_out: int) -> int:
-    """Rows per block of the few-channel product cols^T W: about 2^19 multiply-adds."""
-    return max(64, _SMALL_GEMM // (k * c_out))
+def _few_block(cols: Any, c_out: int, forward: bool) -> int:
+    """Rows per block for a product of the offset-major columns cols (K, N) with a narrow
+    output (C < _NARROW), or 0 for one product. OpenBLAS's small-matrix kernels run blocks of
+    about 2^19 multiply-adds faster than one tall product with a narrow output (LeNet's
+    1 -> 6 channel layer on one thread: Z 0.61 -> 0.35 ms, dW 0.52 -> 0.33 ms; dW also on
+    two). With more BLAS threads the forward product is left whole: BLAS splits it between
+    its threads, faster than blocks there."""
+    if (not isinstance(cols, np.ndarray) or c_out >= _NARROW
+            or (forward and blas_threads() > 1)):
+        return 0
+    block = max(64, _SMALL_GEMM // (cols.shape[0] * c_out))
+    return block if cols.shape[1] > 2 * block else 0
 
 
 def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
@@ -145,12 +155,10 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
     kernel, c_out = w.shape[:d], w.shape[-1]
     cols, few = im2col(x_pad, kernel, stride, out)
     w_mat = w.reshape(-1, c_out)
+    block = _few_block(cols, c_out, forward=True) if few else 0
     if not few:
         y = cols @ w_mat
-    elif isinstance(cols, np.ndarray) and cols.shape[1] > 2 * _few_block(cols.shape[0], c_out):
-        # Z = cols^T W in row blocks: OpenBLAS's small-matrix kernels run these blocks faster
-        # than one tall product (LeNet's 1 -> 6 channel layer: 0.61 -> 0.35 ms)
-        block = _few_block(cols.shape[0], c_out)
+    elif block:  # Z = cols^T W in row blocks
         y = np.empty((cols.shape[1], c_out), dtype=np.result_type(cols, w_mat))
         for i in range(0, cols.shape[1], block):
             np.matmul(cols[:, i:i + block].T, w_mat, out=y[i:i + block])
@@ -160,11 +168,10 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
 
 
 def few_weight_grad(cols: Any, g2: Any) -> Any:
-    """dW (K, C) = cols (K, N) @ dZ (N, C) for the offset-major columns, on NumPy arrays as
-    column blocks of about 2^19 multiply-adds accumulated in place (``matmul_add``; LeNet's
-    first layer: 0.52 -> 0.33 ms)."""
-    block = _few_block(cols.shape[0], g2.shape[1])
-    if not isinstance(cols, np.ndarray) or cols.shape[1] <= 2 * block:
+    """dW (K, C) = cols (K, N) @ dZ (N, C) for the offset-major columns; for a narrow dZ as
+    column blocks accumulated in place (``matmul_add``, see ``_few_block``)."""
+    block = _few_block(cols, g2.shape[1], forward=False)
+    if not block:
         return cols @ g2
     gw = np.zeros((cols.shape[0], g2.shape[1]), dtype=np.result_type(cols, g2))
     for i in range(0, cols.shape[1], block):
