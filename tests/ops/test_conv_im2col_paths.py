@@ -94,11 +94,10 @@ def test_float32_stays_float32_through_both_layouts():
 @pytest.mark.parametrize("c_prev", [1, 3])
 def test_few_channel_products_in_blocks_match_the_loop(monkeypatch, c_prev):
     monkeypatch.setattr(conv_ops, "_SMALL_GEMM", 1)  # blocks of 64 rows, a partial last one
-    monkeypatch.setattr(conv_ops, "blas_threads", lambda: 1)  # the forward in blocks too
     x = RNG.normal(size=(3, 10, 9, c_prev))
     w = RNG.normal(size=(3, 3, c_prev, 5))
     b = RNG.normal(size=5)
-    assert conv_ops._few_block(np.zeros((9 * c_prev, 270)), 5, forward=False) > 0  # blocks run
+    assert conv_ops._few_block(np.zeros((9 * c_prev, 270)), 5) > 0  # blocks run
     ts = [dl.tensor(a, requires_grad=True) for a in (x, w, b)]
     z = dl.conv2d(*ts, padding=1)
     gz = RNG.normal(size=z.shape)
@@ -121,12 +120,3 @@ def test_add_bias_adds_b_to_every_position_in_place(shape):
     conv_ops.add_bias(y, b)
     np.testing.assert_array_equal(y, expected)
 
-
-def test_blas_threads_reports_the_setting_of_numpys_blas():
-    from dlkit.ops import gemm
-
-    n = gemm.blas_threads()
-    assert isinstance(n, int) and n >= 1
-    with gemm.one_blas_thread():
-        assert gemm.blas_threads() == 1
-    assert gemm.blas_threads() == n

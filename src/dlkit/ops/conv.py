@@ -31,7 +31,7 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
-from dlkit.ops.gemm import blas_threads, matmul_add, one_blas_thread
+from dlkit.ops.gemm import matmul_add, one_blas_thread
 from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
@@ -133,15 +133,14 @@ _SMALL_GEMM = 1 << 19  # multiply-adds per block of a narrow few-channel product
 _NARROW = 8  # few-channel products with fewer output channels than this run in blocks
 
 
-def _few_block(cols: Any, c_out: int, forward: bool) -> int:
+def _few_block(cols: Any, c_out: int) -> int:
     """Rows per block for a product of the offset-major columns cols (K, N) with a narrow
     output (C < _NARROW), or 0 for one product. OpenBLAS's small-matrix kernels run blocks of
     about 2^19 multiply-adds faster than one tall product with a narrow output (LeNet's
-    1 -> 6 channel layer on one thread: Z 0.61 -> 0.35 ms, dW 0.52 -> 0.33 ms; dW also on
-    two). With more BLAS threads the forward product is left whole: BLAS splits it between
-    its threads, faster than blocks there."""
-    if (not isinstance(cols, np.ndarray) or c_out >= _NARROW
-            or (forward and blas_threads() > 1)):
+    1 -> 6 channel layer on one thread: Z 0.61 -> 0.35 ms, dW 0.52 -> 0.33 ms), and on two
+    threads far faster (one tall product split between threads: 1 to 12 ms measured where
+    blocks take 0.25 to 0.8 ms)."""
+    if not isinstance(cols, np.ndarray) or c_out >= _NARROW:
         return 0
     block = max(64, _SMALL_GEMM // (cols.shape[0] * c_out))
     return block if cols.shape[1] > 2 * block else 0
@@ -155,7 +154,7 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
     kernel, c_out = w.shape[:d], w.shape[-1]
     cols, few = im2col(x_pad, kernel, stride, out)
     w_mat = w.reshape(-1, c_out)
-    block = _few_block(cols, c_out, forward=True) if few else 0
+    block = _few_block(cols, c_out) if few else 0
     if not few:
         y = cols @ w_mat
     elif block:  # Z = cols^T W in row blocks
@@ -170,7 +169,7 @@ def correlate(x_pad: Any, w: Any, stride: tuple[int, ...],
 def few_weight_grad(cols: Any, g2: Any) -> Any:
     """dW (K, C) = cols (K, N) @ dZ (N, C) for the offset-major columns; for a narrow dZ as
     column blocks accumulated in place (``matmul_add``, see ``_few_block``)."""
-    block = _few_block(cols, g2.shape[1], forward=False)
+    block = _few_block(cols, g2.shape[1])
     if not block:
         return cols @ g2
     gw = np.zeros((cols.shape[0], g2.shape[1]), dtype=np.result_type(cols, g2))

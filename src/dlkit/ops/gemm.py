@@ -107,12 +107,6 @@ def _works(found: dict) -> bool:
 _GEMM: dict = {}
 
 
-def blas_threads() -> int:
-    """The number of threads NumPy's OpenBLAS runs products on (1 where it was not found)."""
-    get = _THREADS.get("get_threads")
-    return get() if get is not None else 1
-
-
 def blas_accumulates() -> bool:
     """Whether ``matmul_add`` runs in place through NumPy's BLAS (else NumPy's formula)."""
     return bool(_GEMM)
