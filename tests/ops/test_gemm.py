@@ -77,3 +77,12 @@ def test_one_blas_thread_restores_the_thread_count():
         assert get() == 2
     finally:
         set_(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_without_accumulate_overwrites(rng, dtype):
+    a = rng.standard_normal((9, 4)).astype(dtype)
+    b = rng.standard_normal((4, 3)).astype(dtype)
+    c = np.full((9, 3), np.nan, dtype=dtype)  # garbage must not leak into the result
+    matmul_add(a, b, c, accumulate=False)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5)

@@ -228,9 +228,9 @@ def shifted_correlate(x_pad: Any, w: Any, out: tuple[int, ...]) -> Any:
     c_in, c_out = x_pad.shape[-1], w.shape[-1]
     rows = x_pad.reshape(-1, c_in)
     shifts, n = _row_shifts(x_pad.shape, w.shape[:d])
-    z = np.zeros((rows.shape[0], c_out), dtype=x_pad.dtype)
-    for shift, w_offset in zip(shifts, w.reshape(-1, c_in, c_out)):
-        matmul_add(rows[shift:shift + n], w_offset, z[:n])
+    z = np.empty((rows.shape[0], c_out), dtype=x_pad.dtype)  # rows from n on: never read
+    for i, (shift, w_offset) in enumerate(zip(shifts, w.reshape(-1, c_in, c_out))):
+        matmul_add(rows[shift:shift + n], w_offset, z[:n], accumulate=i > 0)
     z = z.reshape(x_pad.shape[:-1] + (c_out,))
     return z[(slice(None),) + tuple(slice(0, o) for o in out)]
 

@@ -122,9 +122,9 @@ def _operand(a: Any, size: int) -> tuple[int, int] | None:
     return None
 
 
-def matmul_add(a: Any, b: Any, c: Any) -> None:
-    """c += a @ b, with a (n, k), b (k, p) and c (n, p) (c a row slice of a C-contiguous array,
-    or any view whose rows are contiguous)."""
+def matmul_add(a: Any, b: Any, c: Any, accumulate: bool = True) -> None:
+    """c += a @ b (or c = a @ b without ``accumulate``), with a (n, k), b (k, p) and c (n, p)
+    (c a row slice of a C-contiguous array, or any view whose rows are contiguous)."""
     gemm = _GEMM.get(c.dtype) if isinstance(c, np.ndarray) else None
     if (gemm is not None and isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
             and a.dtype == c.dtype and b.dtype == c.dtype and min(c.shape) > 0
@@ -134,9 +134,12 @@ def matmul_add(a: Any, b: Any, c: Any) -> None:
         if op_a and op_b and op_c and op_c[0] == _NO_TRANS:
             (n, k), p = a.shape, b.shape[1]
             gemm(_ROW_MAJOR, op_a[0], op_b[0], n, p, k, 1.0, a.ctypes.data, op_a[1],
-                 b.ctypes.data, op_b[1], 1.0, c.ctypes.data, op_c[1])
+                 b.ctypes.data, op_b[1], 1.0 if accumulate else 0.0, c.ctypes.data, op_c[1])
             return
-    c += a @ b
+    if accumulate:
+        c += a @ b
+    else:
+        c[...] = a @ b
 
 
 _GEMM = _find_cblas()
