@@ -24,9 +24,15 @@ def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
 
 def column_sums(a: Any) -> Any:
     """Sums over the rows of a 2-D array, (N, C) -> (C,), as one matrix-vector product (BLAS
-    reads the array once; NumPy's reduction over axis 0 is several times slower)."""
+    reads the array once; NumPy's reduction over axis 0 is several times slower). A narrow
+    array (C < 8) is read as rows of 8 C, whose 8 partial sums are then added: GEMV on a
+    narrow matrix is slow (LeNet's conv1 db, (50176, 6): 0.089 -> 0.020 ms)."""
     xp = array_module(a)
-    return xp.ones(a.shape[0], dtype=a.dtype) @ a
+    n, c = a.shape
+    if c < 8 and n >= 1024 and n % 8 == 0 and a.flags.c_contiguous:
+        wide = xp.ones(n // 8, dtype=a.dtype) @ a.reshape(n // 8, 8 * c)
+        return wide.reshape(8, c).sum(axis=0)
+    return xp.ones(n, dtype=a.dtype) @ a
 
 
 def column_dots(a: Any, b: Any) -> Any:
