@@ -120,3 +120,41 @@ def test_add_bias_adds_b_to_every_position_in_place(shape):
     conv_ops.add_bias(y, b)
     np.testing.assert_array_equal(y, expected)
 
+
+
+@pytest.mark.parametrize("c_prev,s,p", [(1, 1, 2), (3, 2, 1), (6, 1, 0), (9, 3, 1)])
+def test_on_the_strict_cupy_stand_in_equal_the_cpu(c_prev, s, p):
+    from dlkit.backend import to_numpy
+    from dlkit.testing.strict import StrictArray
+
+    arrays = [RNG.normal(size=(2, 9, 8, c_prev)), RNG.normal(size=(3, 3, c_prev, 4)),
+              RNG.normal(size=4)]
+    ts = [dl.tensor(a, requires_grad=True) for a in arrays]
+    z = dl.conv2d(*ts, stride=s, padding=p)
+    gz = RNG.normal(size=z.shape)
+    (z * dl.tensor(gz)).sum().backward()
+    tds = [dl.tensor(a, device="strict", requires_grad=True) for a in arrays]
+    zd = dl.conv2d(*tds, stride=s, padding=p)
+    assert isinstance(zd.data, StrictArray)
+    (zd * dl.tensor(gz, device="strict")).sum().backward()
+    np.testing.assert_allclose(zd.numpy(), z.data, rtol=1e-10, atol=1e-12)
+    for td, t in zip(tds, ts):
+        np.testing.assert_allclose(to_numpy(td.grad), t.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_block_copies_where_the_array_module_has_no_sliding_window_view(monkeypatch):
+    import types
+
+    class NoWindows:  # NumPy without sliding_window_view (as an old CuPy)
+        lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace())
+
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+    x = RNG.normal(size=(2, 9, 8, 5))
+    expected, few = conv_ops.im2col(x, (3, 2), (2, 1), (4, 7))
+    monkeypatch.setattr(conv_ops, "array_module", lambda a: NoWindows())
+    cols, few_copies = conv_ops.im2col(x, (3, 2), (2, 1), (4, 7))
+    assert few_copies and not few and cols.shape == (3 * 2 * 5, 2 * 4 * 7)
+    np.testing.assert_array_equal(cols.reshape(3, 2, 5, 2, 4, 7),
+                                  expected.reshape(2, 4, 7, 3, 2, 5).transpose(3, 4, 5, 0, 1, 2))

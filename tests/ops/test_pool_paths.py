@@ -118,3 +118,23 @@ def test_a_window_of_one_is_a_strided_copy():
     expected = np.zeros_like(x)
     expected[:, ::2] = 1
     np.testing.assert_array_equal(t.grad, expected)
+
+
+@pytest.mark.parametrize("mode,d,f,s,p", [("max", 2, 3, 2, 1), ("max", 2, 2, 2, 0),
+                                          ("avg", 2, 3, 1, 1), ("max", 3, 3, 2, 0),
+                                          ("max", 1, 4, 3, 1)])
+def test_on_the_strict_cupy_stand_in_equal_the_cpu(mode, d, f, s, p):
+    from dlkit.backend import to_numpy
+    from dlkit.testing.strict import StrictArray
+
+    x = np.maximum(RNG.normal(size=(2,) + (7,) * d + (3,)), 0)  # ties at 0
+    t = dl.tensor(x, requires_grad=True)
+    y = POOLS[mode, d](t, f, s, padding=p)
+    gy = RNG.normal(size=y.shape)
+    (y * dl.tensor(gy)).sum().backward()
+    td = dl.tensor(x, device="strict", requires_grad=True)
+    yd = POOLS[mode, d](td, f, s, padding=p)
+    assert isinstance(yd.data, StrictArray)
+    (yd * dl.tensor(gy, device="strict")).sum().backward()
+    np.testing.assert_allclose(yd.numpy(), y.data, rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(td.grad), t.grad, rtol=1e-12, atol=1e-12)

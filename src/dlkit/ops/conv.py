@@ -117,15 +117,19 @@ def im2col(x_pad: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
     xp = array_module(x_pad)
     d, m, c = len(kernel), x_pad.shape[0], x_pad.shape[-1]
     n_rows, k = m * int(np.prod(out)), int(np.prod(kernel)) * c
-    if c < _FEW_CHANNELS or not hasattr(xp.lib.stride_tricks, "sliding_window_view"):
-        # (block copies, one per kernel offset: also a CuPy without sliding_window_view)
+    if not hasattr(xp.lib.stride_tricks, "sliding_window_view"):
+        # (a CuPy without sliding_window_view: block copies, one per kernel offset)
         cols = xp.empty(kernel + (c, m) + out, dtype=x_pad.dtype)
         for offset in itertools.product(*(range(f) for f in kernel)):
             cols[offset] = xp.moveaxis(x_pad[window_slices(offset, stride, out)], -1, 0)
         return cols.reshape(k, n_rows), True
+    # windows (m, *out, C, *f): a view; one copy into either layout
     windows = xp.lib.stride_tricks.sliding_window_view(x_pad, kernel, axis=tuple(range(1, d + 1)))
     windows = windows[(slice(None),) + tuple(slice(None, n * s, s) for n, s in zip(out, stride))]
-    order = (0, *range(1, d + 1), *range(d + 2, 2 * d + 2), d + 1)
+    if c < _FEW_CHANNELS:
+        order = (*range(d + 2, 2 * d + 2), d + 1, 0, *range(1, d + 1))  # (*f, C, m, *out)
+        return xp.ascontiguousarray(windows.transpose(order)).reshape(k, n_rows), True
+    order = (0, *range(1, d + 1), *range(d + 2, 2 * d + 2), d + 1)  # (m, *out, *f, C)
     return xp.ascontiguousarray(windows.transpose(order)).reshape(n_rows, k), False
 
 
