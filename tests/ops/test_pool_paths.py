@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import dlkit as dl
+from dlkit.ops import pool as pool_ops
 
 RNG = np.random.default_rng(17)
 POOLS = {("max", 1): dl.max_pool1d, ("max", 2): dl.max_pool2d, ("max", 3): dl.max_pool3d,
@@ -50,9 +51,12 @@ CASES = [  # (d, shape, f, stride, padding): tiled, remainders, overlapping, gap
 ]
 
 
+@pytest.mark.parametrize("long_run", [1024, 1])  # slices copied first or read in place
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("d,shape,f,s,p", CASES)
-def test_forward_and_gradient_match_the_loop_over_windows(mode, d, shape, f, s, p):
+def test_forward_and_gradient_match_the_loop_over_windows(monkeypatch, mode, d, shape, f, s, p,
+                                                          long_run):
+    monkeypatch.setattr(pool_ops, "_LONG_RUN", long_run)
     x = RNG.normal(size=shape)
     t = dl.tensor(x, requires_grad=True)
     y = POOLS[mode, d](t, f, s, padding=p)
@@ -74,12 +78,16 @@ def test_float64_gradient_check(mode, d, shape, f, s, p):
     assert diff < 2e-7
 
 
+@pytest.mark.parametrize("long_run", [1024, 1])
 @pytest.mark.parametrize("f,s", [(2, 2), (3, 2), (2, 1)])
-def test_tied_maxima_give_the_gradient_to_the_first_in_row_major_order(f, s):
+def test_tied_maxima_give_the_gradient_to_the_first_in_row_major_order(monkeypatch, f, s,
+                                                                        long_run):
+    monkeypatch.setattr(pool_ops, "_LONG_RUN", long_run)
     # after a ReLU whole windows are 0: one element (the first) gets dY, as in PyTorch
     x = np.maximum(RNG.normal(size=(3, 8, 8, 4)), 0)
     x[:, :4, :4] = 0.0
     x[:, 5, 5] = x[:, 5, 6] = x[:, 6, 5] = 2.5  # ties of positive values too
+    x[:, 4, 7] = x[:, 5, 6] = 5.0  # one window's maxima in different rows and columns
     t = dl.tensor(x, requires_grad=True)
     y = dl.max_pool2d(t, f, s)
     gy = RNG.normal(size=y.shape)
@@ -138,3 +146,18 @@ def test_on_the_strict_cupy_stand_in_equal_the_cpu(mode, d, f, s, p):
     (yd * dl.tensor(gy, device="strict")).sum().backward()
     np.testing.assert_allclose(yd.numpy(), y.data, rtol=1e-12)
     np.testing.assert_allclose(to_numpy(td.grad), t.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("f,s", [(2, 2), (3, 2), (2, 1), (3, 3)])
+def test_3d_ties_follow_the_row_major_order_of_the_window(f, s):
+    # ties between positions that differ in each axis: the rank over earlier axes decides
+    x = np.zeros((2, 6, 6, 6, 2))
+    x[:, 1, 0, 1] = x[:, 0, 1, 1] = x[:, 1, 1, 0] = 3.0
+    x[:, 3:, 3:, 3:] = RNG.integers(0, 3, size=(2, 3, 3, 3, 2))  # many ties of small integers
+    t = dl.tensor(x, requires_grad=True)
+    y = dl.max_pool3d(t, f, s)
+    gy = RNG.normal(size=y.shape)
+    (y * dl.tensor(gy)).sum().backward()
+    y_ref, gx_ref = loop_pool("max", x, f, s, 0, gy)
+    np.testing.assert_array_equal(y.data, y_ref)
+    np.testing.assert_allclose(t.grad, gx_ref, rtol=1e-12, atol=1e-12)
