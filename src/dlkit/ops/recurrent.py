@@ -33,6 +33,21 @@ from dlkit.tensor import Function, Tensor, as_tensor
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
+# the LSTM's gate blocks inside its op: (o, f, u, c~), taken from the public (f, u, c~, o)
+_ORDER = [3, 0, 1, 2]
+_ORDER_BACK = [1, 2, 3, 0]  # the inverse permutation
+
+
+def _to_internal(w: Any, n: int) -> Any:
+    """LSTM weight rows (4 n_a, k) or bias (4 n_a,) as blocks (4, n_a, k) (k = 1 for the
+    bias) in the op's order (o, f, u, c~): a copy."""
+    return w.reshape(4, n, -1)[_ORDER]
+
+
+def _to_public(w4: Any) -> Any:
+    """Blocks (4, n_a, ...) in the op's order back to rows (4 n_a, ...) in (f, u, c~, o)."""
+    return w4[_ORDER_BACK].reshape((-1,) + w4.shape[2:])
+
 
 def _sigmoid_grad_(g: Any, s: Any) -> Any:
     """g * s * (1 - s), in place on g."""
@@ -55,6 +70,13 @@ class _Recurrent(Function):
     def project_inputs(self, x, w, b, step_order=False):
         """X W_x^T + b for all steps at once: (T, m, G n_a), time-major for the loop; with
         ``step_order``, indexed by step (time reversed when ``reverse``)."""
+        self.setup(x, w, step_order)
+        proj = self.xt @ self.w_x.T
+        proj += b
+        return proj.reshape(self.T, self.m, -1)
+
+    def setup(self, x, w, step_order=False):
+        """Sizes, and the inputs time-major (T m, n_x) as ``xt`` (kept for dW_x)."""
         m, T, n_x = x.shape
         n_a = w.shape[1] - n_x
         self.m, self.T, self.n_x, self.n_a = m, T, n_x, n_a
@@ -63,9 +85,6 @@ class _Recurrent(Function):
         self.flipped = step_order and self.reverse  # rows of proj and xt: steps, not times
         xs = x[:, ::-1] if self.flipped else x
         self.xt = xs.transpose(1, 0, 2).reshape(T * m, n_x)  # kept for dW_x
-        proj = self.xt @ self.w_x.T
-        proj += b
-        return proj.reshape(T, m, -1)
 
     def step_mask(self, t: int) -> Any:
         return None if self.mask is None else self.mask[:, t, None]
@@ -143,37 +162,53 @@ class LSTMSequence(_Recurrent):
     dGu = dc c~;  dc~ = dc Gu;  dz = [dGf Gf(1-Gf), dGu Gu(1-Gu), dc~ (1-c~^2), dGo Go(1-Go)];
     da_next = dz W_a;  dc_next = dc Gf.
 
-    The hot loop (one GEMM and a few in-place element-wise passes a step, both directions)
-    writes into buffers allocated once per call; the sigmoid gates use
-    sigma(z) = (1 + tanh(z / 2)) / 2, so one tanh covers all four gate blocks."""
+    How it runs fast (a step's arrays are small, so a step costs its number of NumPy calls and
+    how many rows each call walks): inside the op the gates are stored block by block,
+    (4, T, m, n_a), so every gate of a step is one contiguous (m, n_a) array, and in the order
+    (o, f, u, c~) (``_ORDER``; the public weight layout stays (f, u, c~, o)), so the three
+    sigmoid gates are one slice. Their rows of W and b are halved once per call, so one tanh
+    of the step's pre-activations gives every gate: sigma(z) = (1 + tanh(z / 2)) / 2. The
+    recurrent product of a step is one batched GEMM a<t-1> W_a^T over the four blocks.
+    Backward first computes, for all steps at once, the factors that do not depend on the
+    recurrence: K_o = tanh(c) Go(1-Go), K_f = c<t-1> Gf(1-Gf), K_u = c~ Gu(1-Gu),
+    K_c = Gu (1-c~^2), K_1 = Go (1 - tanh(c)^2); a step then is
+    dc = dc_next + da K_1;  [dz_f, dz_u, dz_c] = dc [K_f, K_u, K_c] (one broadcast pass);
+    dz_o = da K_o;  dc_next = dc Gf;  da_next = sum over blocks dz_j W_a,j."""
 
     def forward(self, x, w, b, a0, c0):
         xp = array_module(x)
-        # W_x x<t> + b for all steps, in step order (T, m, 4 n_a); each step turns its row
-        # into z, then, in place, into the gates Gf, Gu, c~, Go
-        gates = self.project_inputs(x, w, b, step_order=True)
+        self.setup(x, w, step_order=True)
         T, m, n = self.T, self.m, self.n_a
-        w_a_t = xp.ascontiguousarray(self.w_a.T)  # (n_a, 4 n_a), contiguous: a faster GEMM
+        w4 = _to_internal(w, n)  # (4, n_a, n_a + n_x), blocks (o, f, u, c~): a copy
+        self.w4 = w4
+        half = w4.copy()  # the sigmoid blocks halved: z / 2, so that tanh gives sigma
+        half[:3] *= 0.5
+        b_half = _to_internal(b, n)[:, :, 0]  # (4, n_a)
+        b_half[:3] *= 0.5
+        # W_x x<t> + b for all steps, block by block (4, T, m, n_a), in step order; each step
+        # turns its slice into z (halved for the sigmoid gates), then into Go, Gf, Gu, c~
+        gates = xp.matmul(self.xt, half[:, :, n:].transpose(0, 2, 1))  # (4, T m, n_a)
+        gates += b_half[:, None, :]
+        gates = gates.reshape(4, T, m, n)
+        w_a_t = xp.ascontiguousarray(half[:, :, :n].transpose(0, 2, 1))  # (4, n_a, n_a)
         a_all = xp.empty((T + 1, m, n), dtype=x.dtype)  # a<0>, then a<t> in step order
         c_all = xp.empty((T + 1, m, n), dtype=x.dtype)
         tanh_c = xp.empty((T, m, n), dtype=x.dtype)
         a_all[0], c_all[0] = a0, c0
+        rec = xp.empty((4, m, n), dtype=x.dtype)
         uc = xp.empty((m, n), dtype=x.dtype)
         for k, t in enumerate(self.steps(T)):
-            a_prev, c_prev = a_all[k], c_all[k]
-            g = gates[k]
-            g += a_prev @ w_a_t  # z = W [a<t-1>, x<t>] + b
-            g[:, :2 * n] *= 0.5  # the sigmoid blocks take tanh(z / 2)
-            g[:, 3 * n:] *= 0.5
-            xp.tanh(g, out=g)  # c~ = tanh(z_c) as it is
-            gf, gu, cc, go = g[:, :n], g[:, n:2 * n], g[:, 2 * n:3 * n], g[:, 3 * n:]
-            for sig in (g[:, :2 * n], go):  # Gf, Gu, Go = (1 + tanh(z / 2)) / 2
-                sig += 1
-                sig *= 0.5
-            c, a = c_all[k + 1], a_all[k + 1]
+            a_prev, c_prev, g = a_all[k], c_all[k], gates[:, k]
+            g += xp.matmul(a_prev, w_a_t, out=rec)  # z = W [a<t-1>, x<t>] + b, per block
+            xp.tanh(g, out=g)  # c~ = tanh(z_c); tanh(z / 2) for the sigmoid gates
+            sig = g[:3]  # Go, Gf, Gu = (1 + tanh(z / 2)) / 2
+            sig += 1
+            sig *= 0.5
+            go, gf, gu, cc = g
+            c, a, th = c_all[k + 1], a_all[k + 1], tanh_c[k]
             xp.multiply(gf, c_prev, out=c)  # c<t> = Gf * c<t-1> + Gu * c~
             c += xp.multiply(gu, cc, out=uc)
-            xp.multiply(go, xp.tanh(c, out=tanh_c[k]), out=a)  # a<t> = Go * tanh(c<t>)
+            xp.multiply(go, xp.tanh(c, out=th), out=a)  # a<t> = Go * tanh(c<t>)
             mk = self.step_mask(t)
             if mk is not None:  # padded: carry the state over
                 c[...] = mk * c + (1 - mk) * c_prev
@@ -183,13 +218,37 @@ class LSTMSequence(_Recurrent):
         out = xp.ascontiguousarray(in_time_order.transpose(1, 0, 2))
         return out, a_all[T].copy(), c_all[T].copy()
 
+    def _step_factors(self, xp):
+        """The factors of the backward step that do not depend on the recurrence, for all
+        steps at once (step order): K (4, T, m, n_a) = [K_o, K_f, K_u, K_c] and K_1."""
+        g, th = self.gates, self.tanh_c
+        go, gu, cc = g[0], g[2], g[3]
+        k = xp.empty_like(g)
+        sig_d = k[:3]
+        xp.subtract(1, g[:3], out=sig_d)
+        sig_d *= g[:3]  # G (1 - G), sigma' of the three sigmoid gates
+        k[0] *= th  # K_o = tanh(c) Go (1 - Go)
+        k[1] *= self.c_all[:self.T]  # K_f = c<t-1> Gf (1 - Gf)
+        k[2] *= cc  # K_u = c~ Gu (1 - Gu)
+        k_c = k[3]
+        xp.multiply(cc, cc, out=k_c)  # K_c = Gu (1 - c~^2)
+        xp.subtract(1, k_c, out=k_c)
+        k_c *= gu
+        k_1 = xp.multiply(th, th)  # K_1 = Go (1 - tanh(c)^2)
+        xp.subtract(1, k_1, out=k_1)
+        k_1 *= go
+        return k, k_1
+
     def backward(self, g_out, g_a_last, g_c_last):
         xp = array_module(g_out)
-        T, m, n = self.T, self.m, self.n_a
-        dz_all = xp.empty((T, m, 4 * n), dtype=g_out.dtype)  # in step order
+        T, m, n, n_x = self.T, self.m, self.n_a, self.n_x
+        k_all, k_1 = self._step_factors(xp)
+        gf = self.gates[1]
+        dz_all = xp.empty((4, T, m, n), dtype=g_out.dtype)  # by block (o, f, u, c~), step
+        w_a = xp.ascontiguousarray(self.w4[:, :, :n])  # (4, n_a, n_a): da = sum_j dz_j W_a,j
         da, dc_next = g_a_last.copy(), g_c_last.copy()
-        dc, tmp = xp.empty((m, n), dtype=g_out.dtype), xp.empty((m, n), dtype=g_out.dtype)
-        d_sig = xp.empty((m, 4 * n), dtype=g_out.dtype)
+        dc = xp.empty((m, n), dtype=g_out.dtype)
+        rec = xp.empty((4, m, n), dtype=g_out.dtype)
         order = self.steps(T)
         for k in reversed(range(T)):
             t = order[k]
@@ -199,33 +258,27 @@ class LSTMSequence(_Recurrent):
                 carry_a, carry_c = (1 - mk) * da, (1 - mk) * dc_next
                 da *= mk
                 dc_next *= mk
-            g, th, c_prev = self.gates[k], self.tanh_c[k], self.c_all[k]
-            gf, gu, cc, go = g[:, :n], g[:, n:2 * n], g[:, 2 * n:3 * n], g[:, 3 * n:]
-            dz = dz_all[k]
-            xp.subtract(1, g, out=d_sig)
-            d_sig *= g  # G (1 - G), sigma' of the three sigmoid gates (one pass over the row)
-            xp.multiply(th, th, out=dc)  # dc = dc_next + da Go (1 - tanh(c)^2)
-            xp.subtract(1, dc, out=dc)
-            dc *= go
-            dc *= da
+            dz = dz_all[:, k]
+            xp.multiply(da, k_1[k], out=dc)  # dc = dc_next + da Go (1 - tanh(c)^2)
             dc += dc_next
-            xp.multiply(dc, c_prev, out=tmp)  # dz_f = dGf Gf(1-Gf), dGf = dc c<t-1>
-            xp.multiply(tmp, d_sig[:, :n], out=dz[:, :n])
-            xp.multiply(dc, cc, out=tmp)  # dz_u = dGu Gu(1-Gu), dGu = dc c~
-            xp.multiply(tmp, d_sig[:, n:2 * n], out=dz[:, n:2 * n])
-            xp.multiply(cc, cc, out=tmp)  # dz_c = dc~ (1 - c~^2), dc~ = dc Gu
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= gu
-            xp.multiply(tmp, dc, out=dz[:, 2 * n:3 * n])
-            xp.multiply(da, th, out=tmp)  # dz_o = dGo Go(1-Go), dGo = da tanh(c)
-            xp.multiply(tmp, d_sig[:, 3 * n:], out=dz[:, 3 * n:])
-            xp.multiply(dc, gf, out=dc_next)  # dc_next = dc Gf
-            da = dz @ self.w_a  # da_next = dz W_a
+            xp.multiply(dc, k_all[1:, k], out=dz[1:])  # dz_f, dz_u, dz_c = dc K_f, K_u, K_c
+            xp.multiply(da, k_all[0, k], out=dz[0])  # dz_o = da K_o
+            xp.multiply(dc, gf[k], out=dc_next)  # dc_next = dc Gf
+            da = xp.matmul(dz, w_a, out=rec).sum(axis=0)  # da_next = dz W_a
             if mk is not None:
                 da += carry_a
                 dc_next += carry_c
-        gx, gw, gb = self.finish_grads(dz_all, self.a_all[:T])
-        return gx, gw, gb, da, dc_next
+        # dW_a,j = sum_t dz_j<t>^T a<t-1>, dW_x,j = sum_t dz_j<t>^T x<t>, db_j = sum_t dz_j<t>,
+        # dx<t> = sum_j dz_j<t> W_x,j: batched over the four blocks
+        dz3 = dz_all.reshape(4, T * m, n)
+        dz3_t = dz3.transpose(0, 2, 1)
+        g4 = xp.empty_like(self.w4)
+        g4[:, :, :n] = xp.matmul(dz3_t, self.a_all[:T].reshape(T * m, n))
+        g4[:, :, n:] = xp.matmul(dz3_t, self.xt)
+        gb = dz3.sum(axis=1)
+        gx = xp.matmul(dz3, self.w4[:, :, n:]).sum(axis=0).reshape(T, m, n_x)
+        gx = (gx[::-1] if self.flipped else gx).transpose(1, 0, 2)
+        return gx, _to_public(g4), _to_public(gb), da, dc_next
 
 
 class GRUSequence(_Recurrent):
