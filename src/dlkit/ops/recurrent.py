@@ -275,7 +275,7 @@ class LSTMSequence(_Recurrent):
         g4 = xp.empty_like(self.w4)
         g4[:, :, :n] = xp.matmul(dz3_t, self.a_all[:T].reshape(T * m, n))
         g4[:, :, n:] = xp.matmul(dz3_t, self.xt)
-        gb = dz3.sum(axis=1)
+        gb = xp.matmul(xp.ones(T * m, dtype=dz3.dtype), dz3)  # column sums, as BLAS products
         gx = xp.matmul(dz3, self.w4[:, :, n:]).sum(axis=0).reshape(T, m, n_x)
         gx = (gx[::-1] if self.flipped else gx).transpose(1, 0, 2)
         return gx, _to_public(g4), _to_public(gb), da, dc_next
