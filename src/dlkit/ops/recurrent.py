@@ -27,33 +27,28 @@ from typing import Any
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
-from dlkit.ops.activation import stable_sigmoid
 from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
-# the LSTM's gate blocks inside its op: (o, f, u, c~), taken from the public (f, u, c~, o)
-_ORDER = [3, 0, 1, 2]
-_ORDER_BACK = [1, 2, 3, 0]  # the inverse permutation
+# the order of the gate blocks inside the ops, as indices of the public blocks: the LSTM's
+# (o, f, u, c~) from (f, u, c~, o), the GRU's (r, u, c~) from (u, r, c~)
+_LSTM_ORDER = [3, 0, 1, 2]
+_GRU_ORDER = [1, 0, 2]
 
 
-def _to_internal(w: Any, n: int) -> Any:
-    """LSTM weight rows (4 n_a, k) or bias (4 n_a,) as blocks (4, n_a, k) (k = 1 for the
-    bias) in the op's order (o, f, u, c~): a copy."""
-    return w.reshape(4, n, -1)[_ORDER]
+def _blocks(w: Any, order: list[int]) -> Any:
+    """Weight rows (G n_a, k) or a bias (G n_a,) as blocks (G, n_a, k) (k = 1 for a bias),
+    reordered to ``order``: a copy."""
+    return w.reshape(len(order), w.shape[0] // len(order), -1)[order]
 
 
-def _to_public(w4: Any) -> Any:
-    """Blocks (4, n_a, ...) in the op's order back to rows (4 n_a, ...) in (f, u, c~, o)."""
-    return w4[_ORDER_BACK].reshape((-1,) + w4.shape[2:])
-
-
-def _sigmoid_grad_(g: Any, s: Any) -> Any:
-    """g * s * (1 - s), in place on g."""
-    g *= s
-    g *= 1 - s
-    return g
+def _rows(blocks: Any, order: list[int]) -> Any:
+    """The inverse of ``_blocks`` (for gradients): blocks (G, n_a, ...) in ``order`` back to
+    rows (G n_a, ...) in the public order."""
+    back = [order.index(i) for i in range(len(order))]
+    return blocks[back].reshape((-1,) + blocks.shape[2:])
 
 
 class _Recurrent(Function):
@@ -104,6 +99,25 @@ class _Recurrent(Function):
         gw[:, self.n_a:] = dz2.T @ self.xt
         gb = column_sums(dz2)
         gx = (dz2 @ self.w_x).reshape(T, m, self.n_x)
+        return (gx[::-1] if self.flipped else gx).transpose(1, 0, 2), gw, gb
+
+
+    def block_grads(self, dz, w_blocks, rec_pairs):
+        """dX, dW and db of the gated ops, whose pre-activation gradients dz (G, T, m, n_a)
+        are stored block by block, in step order: dW_x,j = sum_t dz_j<t>^T x<t>,
+        db_j = sum_t dz_j<t>, dx<t> = sum_j dz_j<t> W_x,j (batched over the blocks), and
+        dW_a,j = dh_j^T h_j for each pair (dh_j, h_j) of ``rec_pairs``: the gradient of block
+        j's recurrent product and its input, (T m, n_a) each. ``w_blocks`` (G, n_a, n_a + n_x):
+        the weights in the op's block order. Returns dx (m, T, n_x), dW blocks, db (G, n_a)."""
+        xp = array_module(dz)
+        G, T, m, n = dz.shape
+        dz3 = dz.reshape(G, T * m, n)
+        gw = xp.empty_like(w_blocks)
+        for j, (dh, h) in enumerate(rec_pairs):
+            gw[j, :, :n] = dh.T @ h
+        gw[:, :, n:] = xp.matmul(dz3.transpose(0, 2, 1), self.xt)
+        gb = xp.matmul(xp.ones(T * m, dtype=dz.dtype), dz3)  # column sums, as BLAS products
+        gx = xp.matmul(dz3, w_blocks[:, :, n:]).sum(axis=0).reshape(T, m, self.n_x)
         return (gx[::-1] if self.flipped else gx).transpose(1, 0, 2), gw, gb
 
 
@@ -165,7 +179,7 @@ class LSTMSequence(_Recurrent):
     How it runs fast (a step's arrays are small, so a step costs its number of NumPy calls and
     how many rows each call walks): inside the op the gates are stored block by block,
     (4, T, m, n_a), so every gate of a step is one contiguous (m, n_a) array, and in the order
-    (o, f, u, c~) (``_ORDER``; the public weight layout stays (f, u, c~, o)), so the three
+    (o, f, u, c~) (``_LSTM_ORDER``; the public weight layout stays (f, u, c~, o)), so the three
     sigmoid gates are one slice. Their rows of W and b are halved once per call, so one tanh
     of the step's pre-activations gives every gate: sigma(z) = (1 + tanh(z / 2)) / 2. The
     recurrent product of a step is one batched GEMM a<t-1> W_a^T over the four blocks.
@@ -179,11 +193,11 @@ class LSTMSequence(_Recurrent):
         xp = array_module(x)
         self.setup(x, w, step_order=True)
         T, m, n = self.T, self.m, self.n_a
-        w4 = _to_internal(w, n)  # (4, n_a, n_a + n_x), blocks (o, f, u, c~): a copy
+        w4 = _blocks(w, _LSTM_ORDER)  # (4, n_a, n_a + n_x), blocks (o, f, u, c~): a copy
         self.w4 = w4
         half = w4.copy()  # the sigmoid blocks halved: z / 2, so that tanh gives sigma
         half[:3] *= 0.5
-        b_half = _to_internal(b, n)[:, :, 0]  # (4, n_a)
+        b_half = _blocks(b, _LSTM_ORDER)[:, :, 0]  # (4, n_a)
         b_half[:3] *= 0.5
         # W_x x<t> + b for all steps, block by block (4, T, m, n_a), in step order; each step
         # turns its slice into z (halved for the sigmoid gates), then into Go, Gf, Gu, c~
@@ -241,7 +255,7 @@ class LSTMSequence(_Recurrent):
 
     def backward(self, g_out, g_a_last, g_c_last):
         xp = array_module(g_out)
-        T, m, n, n_x = self.T, self.m, self.n_a, self.n_x
+        T, m, n = self.T, self.m, self.n_a
         k_all, k_1 = self._step_factors(xp)
         gf = self.gates[1]
         dz_all = xp.empty((4, T, m, n), dtype=g_out.dtype)  # by block (o, f, u, c~), step
@@ -268,17 +282,10 @@ class LSTMSequence(_Recurrent):
             if mk is not None:
                 da += carry_a
                 dc_next += carry_c
-        # dW_a,j = sum_t dz_j<t>^T a<t-1>, dW_x,j = sum_t dz_j<t>^T x<t>, db_j = sum_t dz_j<t>,
-        # dx<t> = sum_j dz_j<t> W_x,j: batched over the four blocks
+        a_prev = self.a_all[:T].reshape(T * m, n)
         dz3 = dz_all.reshape(4, T * m, n)
-        dz3_t = dz3.transpose(0, 2, 1)
-        g4 = xp.empty_like(self.w4)
-        g4[:, :, :n] = xp.matmul(dz3_t, self.a_all[:T].reshape(T * m, n))
-        g4[:, :, n:] = xp.matmul(dz3_t, self.xt)
-        gb = xp.matmul(xp.ones(T * m, dtype=dz3.dtype), dz3)  # column sums, as BLAS products
-        gx = xp.matmul(dz3, self.w4[:, :, n:]).sum(axis=0).reshape(T, m, n_x)
-        gx = (gx[::-1] if self.flipped else gx).transpose(1, 0, 2)
-        return gx, _to_public(g4), _to_public(gb), da, dc_next
+        gx, g4, gb = self.block_grads(dz_all, self.w4, [(dz3[j], a_prev) for j in range(4)])
+        return gx, _rows(g4, _LSTM_ORDER), _rows(gb, _LSTM_ORDER), da, dc_next
 
 
 class GRUSequence(_Recurrent):
@@ -289,7 +296,15 @@ class GRUSequence(_Recurrent):
 
     ``reset_after``: c~ = tanh(W_cx x<t> + bc + Gr * h_c), h_c = W_ca c<t-1> + b_ca (one more
     input, b_ca (n_a,)); then dh_c = dz_c Gr;  dGr = dz_c h_c;  db_ca = sum_t dh_c;
-    dc_next = dc (1 - Gu) + [dz_u, dz_r, dh_c] W_a (one GEMM per step)."""
+    dc_next = dc (1 - Gu) + [dz_u, dz_r, dh_c] W_a.
+
+    Computed as the LSTM (see ``LSTMSequence``): gates stored block by block (3, T, m, n_a)
+    in the order (r, u, c~) (``_GRU_ORDER``; the public layout stays (u, r, c~)), the two
+    sigmoid gates from one tanh of their pre-halved rows, the recurrent products of a step in
+    one batched GEMM, and backward's factors that do not depend on the recurrence computed
+    for all steps at once: K_r = c<t-1> Gr(1-Gr) (reset after: h_c Gr(1-Gr)),
+    K_u = (c~ - c<t-1>) Gu(1-Gu), K_c = Gu (1-c~^2), so that [dz_u, dz_c] = dc [K_u, K_c] is
+    one pass and dz_r = d(Gr c<t-1>) K_r (reset after: dz_c K_r)."""
 
     def __init__(self, mask: Any = None, reverse: bool = False,
                  reset_after: bool = False) -> None:
@@ -297,147 +312,118 @@ class GRUSequence(_Recurrent):
         self.reset_after = reset_after
 
     def forward(self, x, w, b, c0, b_ca=None):
-        if self.reset_after:
-            return self._forward_reset_after(x, w, b, c0, b_ca)
         xp = array_module(x)
-        proj = self.project_inputs(x, w, b)
+        self.setup(x, w, step_order=True)
         T, m, n = self.T, self.m, self.n_a
-        gates = xp.empty((T, m, 3 * n), dtype=x.dtype)  # Gu, Gr, c~
-        c_all = xp.empty((T + 1, m, n), dtype=x.dtype)
+        w3 = self.w3 = _blocks(w, _GRU_ORDER)  # (3, n_a, n_a + n_x), blocks (r, u, c~)
+        half = w3.copy()  # the sigmoid blocks halved: tanh(z / 2) gives sigma(z)
+        half[:2] *= 0.5
+        b_half = _blocks(b, _GRU_ORDER)[:, :, 0]
+        b_half[:2] *= 0.5
+        gates = xp.matmul(self.xt, half[:, :, n:].transpose(0, 2, 1))  # W_x x<t> + b
+        gates += b_half[:, None, :]
+        gates = gates.reshape(3, T, m, n)
+        w_a_t = xp.ascontiguousarray(half[:, :, :n].transpose(0, 2, 1))  # (3, n_a, n_a)
+        c_all = xp.empty((T + 1, m, n), dtype=x.dtype)  # c<0>, then c<t> in step order
         c_all[0] = c0
-        w_ur, w_c = self.w_a[:2 * n], self.w_a[2 * n:]
-        out = xp.empty((m, T, n), dtype=x.dtype)
+        # the recurrent input of the candidate: Gr * c<t-1> (notes), or h_c (reset after)
+        h_all = xp.empty((T, m, n), dtype=x.dtype)
+        rec = xp.empty((3, m, n), dtype=x.dtype)
         for k, t in enumerate(self.steps(T)):
-            c_prev = c_all[k]
-            z = proj[t]
-            z[:, :2 * n] += c_prev @ w_ur.T
-            g = gates[k]
-            g[:, :2 * n] = stable_sigmoid(z[:, :2 * n])
-            z_c = z[:, 2 * n:]
-            z_c += (g[:, n:2 * n] * c_prev) @ w_c.T
-            g[:, 2 * n:] = xp.tanh(z_c)
-            gu = g[:, :n]
-            c = gu * g[:, 2 * n:]
-            c += (1 - gu) * c_prev
+            c_prev, g, h = c_all[k], gates[:, k], h_all[k]
+            sig, cc = g[:2], g[2]
+            if self.reset_after:
+                xp.matmul(c_prev, w_a_t, out=rec)  # all three blocks in one GEMM
+                sig += rec[:2]
+                xp.add(rec[2], b_ca, out=h)  # h_c = W_ca c<t-1> + b_ca
+            else:
+                sig += xp.matmul(c_prev, w_a_t[:2], out=rec[:2])
+            xp.tanh(sig, out=sig)  # Gr, Gu = (1 + tanh(z / 2)) / 2
+            sig += 1
+            sig *= 0.5
+            gr, gu = sig
+            if self.reset_after:  # c~ = tanh(W_cx x + bc + Gr * h_c)
+                cc += xp.multiply(gr, h, out=rec[2])
+            else:  # c~ = tanh(Wc [Gr * c<t-1>, x] + bc)
+                xp.multiply(gr, c_prev, out=h)
+                cc += xp.matmul(h, w_a_t[2], out=rec[2])
+            xp.tanh(cc, out=cc)
+            c = c_all[k + 1]  # c<t> = Gu * c~ + (1 - Gu) * c<t-1>
+            xp.subtract(cc, c_prev, out=c)
+            c *= gu
+            c += c_prev
             mk = self.step_mask(t)
-            if mk is not None:
-                c = mk * c + (1 - mk) * c_prev
-            c_all[k + 1] = c
-            out[:, t] = c
-        self.gates, self.c_all = gates, c_all
+            if mk is not None:  # padded: carry the state over
+                c[...] = mk * c + (1 - mk) * c_prev
+        self.gates, self.c_all, self.h_all = gates, c_all, h_all
+        in_time_order = c_all[:0:-1] if self.reverse else c_all[1:]
+        out = xp.ascontiguousarray(in_time_order.transpose(1, 0, 2))
         return out, c_all[T].copy()
 
-    def _forward_reset_after(self, x, w, b, c0, b_ca):
-        xp = array_module(x)
-        proj = self.project_inputs(x, w, b)
-        T, m, n = self.T, self.m, self.n_a
-        gates = xp.empty((T, m, 3 * n), dtype=x.dtype)  # Gu, Gr, c~
-        h_c = xp.empty((T, m, n), dtype=x.dtype)  # W_ca c<t-1> + b_ca, per step
-        c_all = xp.empty((T + 1, m, n), dtype=x.dtype)
-        c_all[0] = c0
-        out = xp.empty((m, T, n), dtype=x.dtype)
-        for k, t in enumerate(self.steps(T)):
-            c_prev = c_all[k]
-            h = c_prev @ self.w_a.T  # all three blocks in one GEMM
-            z = proj[t]
-            z[:, :2 * n] += h[:, :2 * n]
-            g = gates[k]
-            g[:, :2 * n] = stable_sigmoid(z[:, :2 * n])
-            hc = h_c[k]
-            xp.add(h[:, 2 * n:], b_ca, out=hc)
-            z_c = z[:, 2 * n:]
-            z_c += g[:, n:2 * n] * hc
-            g[:, 2 * n:] = xp.tanh(z_c)
-            gu = g[:, :n]
-            c = gu * g[:, 2 * n:]
-            c += (1 - gu) * c_prev
-            mk = self.step_mask(t)
-            if mk is not None:
-                c = mk * c + (1 - mk) * c_prev
-            c_all[k + 1] = c
-            out[:, t] = c
-        self.gates, self.c_all, self.h_c = gates, c_all, h_c
-        return out, c_all[T].copy()
+    def _step_factors(self, xp):
+        """K (3, T, m, n_a) = [K_r, K_u, K_c] and 1 - Gu, for all steps (see the class)."""
+        g, c_prev = self.gates, self.c_all[:self.T]
+        gu, cc = g[1], g[2]
+        k = xp.empty_like(g)
+        sig_d = k[:2]
+        xp.subtract(1, g[:2], out=sig_d)
+        sig_d *= g[:2]  # G (1 - G), sigma' of the two sigmoid gates
+        k[0] *= self.h_all if self.reset_after else c_prev  # K_r
+        k[1] *= xp.subtract(cc, c_prev, out=k[2])  # K_u = (c~ - c<t-1>) Gu (1 - Gu)
+        k_c = k[2]
+        xp.multiply(cc, cc, out=k_c)  # K_c = Gu (1 - c~^2)
+        xp.subtract(1, k_c, out=k_c)
+        k_c *= gu
+        return k, xp.subtract(1, gu)
 
     def backward(self, g_out, g_last):
+        xp = array_module(g_out)
+        T, m, n = self.T, self.m, self.n_a
+        k_all, keep = self._step_factors(xp)
+        gr = self.gates[0]
+        w_a = xp.ascontiguousarray(self.w3[:, :, :n])  # (3, n_a, n_a), true weights
+        dz_all = xp.empty((3, T, m, n), dtype=g_out.dtype)  # by block (r, u, c~), step
+        # the gradient of the candidate's recurrent input: d(Gr c<t-1>), or dh_c (reset after)
+        dh_all = xp.empty((T, m, n), dtype=g_out.dtype)
+        dc_next = g_last.copy()
+        dc = xp.empty((m, n), dtype=g_out.dtype)
+        tmp = xp.empty((m, n), dtype=g_out.dtype)
+        rec = xp.empty((2, m, n), dtype=g_out.dtype)
+        order = self.steps(T)
+        for k in reversed(range(T)):
+            t = order[k]
+            xp.add(g_out[:, t], dc_next, out=dc)  # dc<t>: from the output and from step t + 1
+            mk = self.step_mask(t)
+            if mk is not None:  # padded: the gradient passes to the state it carried
+                carry = (1 - mk) * dc
+                dc *= mk
+            dz, dh = dz_all[:, k], dh_all[k]
+            xp.multiply(dc, k_all[1:, k], out=dz[1:])  # dz_u, dz_c = dc K_u, dc K_c
+            if self.reset_after:
+                xp.multiply(dz[2], gr[k], out=dh)  # dh_c = dz_c Gr
+                xp.multiply(dz[2], k_all[0, k], out=dz[0])  # dz_r = dz_c h_c Gr(1-Gr)
+            else:
+                xp.matmul(dz[2], w_a[2], out=dh)  # d(Gr c<t-1>) = dz_c W_ca
+                xp.multiply(dh, k_all[0, k], out=dz[0])  # dz_r = d(Gr c) c<t-1> Gr(1-Gr)
+            xp.multiply(dc, keep[k], out=dc_next)  # dc_next = dc (1 - Gu)
+            if self.reset_after:  # + [dz_r, dz_u, dh_c] W_a
+                dc_next += xp.matmul(dh, w_a[2], out=tmp)
+            else:  # + d(Gr c<t-1>) Gr + [dz_r, dz_u] W_a[r, u]
+                dc_next += xp.multiply(dh, gr[k], out=tmp)
+            dc_next += xp.matmul(dz[:2], w_a[:2], out=rec).sum(axis=0)
+            if mk is not None:
+                dc_next += carry
+        c_prev = self.c_all[:T].reshape(T * m, n)
+        h = c_prev if self.reset_after else self.h_all.reshape(T * m, n)
+        dz3 = dz_all.reshape(3, T * m, n)
+        # dW_a,c: reset after, dh_c^T c<t-1>; the notes' GRU, dz_c^T (Gr * c<t-1>)
+        rec_pairs = [(dz3[0], c_prev), (dz3[1], c_prev),
+                     (dh_all.reshape(T * m, n), h) if self.reset_after else (dz3[2], h)]
+        gx, g3, gb = self.block_grads(dz_all, self.w3, rec_pairs)
+        grads = (gx, _rows(g3, _GRU_ORDER), _rows(gb, _GRU_ORDER), dc_next)
         if self.reset_after:
-            return self._backward_reset_after(g_out, g_last)
-        xp = array_module(g_out)
-        T, m, n = self.T, self.m, self.n_a
-        w_ur, w_c = self.w_a[:2 * n], self.w_a[2 * n:]
-        dz_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)
-        # the recurrent input of each gate block: c<t-1> for Gu and Gr, Gr * c<t-1> for c~
-        h_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)
-        dc_next = g_last.copy()
-        order = self.steps(T)
-        for k in reversed(range(T)):
-            t = order[k]
-            dc = g_out[:, t] + dc_next
-            mk = self.step_mask(t)
-            if mk is not None:
-                carry = (1 - mk) * dc
-                dc = mk * dc
-            g = self.gates[k]
-            gu, gr, cc = g[:, :n], g[:, n:2 * n], g[:, 2 * n:]
-            c_prev = self.c_all[k]
-            dz = dz_all[t]
-            dz[:, 2 * n:] = dc * gu * (1 - cc * cc)
-            d_rc = dz[:, 2 * n:] @ w_c
-            dz[:, :n] = _sigmoid_grad_(dc * (cc - c_prev), gu)
-            dz[:, n:2 * n] = _sigmoid_grad_(d_rc * c_prev, gr)
-            dc_next = dc * (1 - gu)
-            dc_next += d_rc * gr
-            dc_next += dz[:, :2 * n] @ w_ur
-            if mk is not None:
-                dc_next += carry
-            h_all[t, :, :n] = c_prev
-            h_all[t, :, n:2 * n] = c_prev
-            h_all[t, :, 2 * n:] = gr * c_prev
-        # dW_a per block: dz_block^T h_block (the candidate's recurrent input is Gr * c<t-1>)
-        gw = xp.empty_like(self.w)
-        dz2 = dz_all.reshape(T * m, 3 * n)
-        h2 = h_all.reshape(T * m, 3 * n)
-        for blk in range(3):
-            s = slice(blk * n, (blk + 1) * n)
-            gw[s, :n] = dz2[:, s].T @ h2[:, s]
-        gw[:, n:] = dz2.T @ self.xt
-        gb = column_sums(dz2)
-        gx = (dz2 @ self.w_x).reshape(T, m, self.n_x).transpose(1, 0, 2)
-        return gx, gw, gb, dc_next
-
-    def _backward_reset_after(self, g_out, g_last):
-        xp = array_module(g_out)
-        T, m, n = self.T, self.m, self.n_a
-        dz_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)  # pre-activations: x, b
-        dh_all = xp.empty((T, m, 3 * n), dtype=g_out.dtype)  # recurrent products: W_a
-        c_prev_all = xp.empty((T, m, n), dtype=g_out.dtype)
-        dc_next = g_last.copy()
-        order = self.steps(T)
-        for k in reversed(range(T)):
-            t = order[k]
-            dc = g_out[:, t] + dc_next
-            mk = self.step_mask(t)
-            if mk is not None:
-                carry = (1 - mk) * dc
-                dc = mk * dc
-            g = self.gates[k]
-            gu, gr, cc = g[:, :n], g[:, n:2 * n], g[:, 2 * n:]
-            c_prev = self.c_all[k]
-            dz, dh = dz_all[t], dh_all[t]
-            dz_c = dz[:, 2 * n:]
-            xp.multiply(dc * gu, 1 - cc * cc, out=dz_c)
-            xp.multiply(dz_c, gr, out=dh[:, 2 * n:])
-            dz[:, :n] = _sigmoid_grad_(dc * (cc - c_prev), gu)
-            dz[:, n:2 * n] = _sigmoid_grad_(dz_c * self.h_c[k], gr)
-            dh[:, :2 * n] = dz[:, :2 * n]
-            dc_next = dc * (1 - gu)
-            dc_next += dh @ self.w_a
-            if mk is not None:
-                dc_next += carry
-            c_prev_all[t] = c_prev
-        gx, gw, gb = self.finish_grads(dz_all, c_prev_all, dz_rec=dh_all)
-        g_bca = dh_all[:, :, 2 * n:].sum(axis=(0, 1))
-        return gx, gw, gb, dc_next, g_bca
+            return (*grads, column_sums(dh_all.reshape(T * m, n)))
+        return grads
 
 
 def _check(name: str, kind: str, x: Tensor, w: Tensor, b: Tensor, states: list[Tensor],
