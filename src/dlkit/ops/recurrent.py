@@ -123,51 +123,51 @@ class _Recurrent(Function):
 
 class RNNSequence(_Recurrent):
     """a<t> = tanh(W [a<t-1>, x<t>] + b);  backward: dz = (da<t> + da_next) * (1 - a<t>^2),
-    da_next = dz W_a (the notes' rnn_cell_backward, through time)."""
+    da_next = dz W_a (the notes' rnn_cell_backward, through time). The states are written in
+    place into one (T + 1, m, n_a) buffer in step order, and 1 - a<t>^2 is computed for all
+    steps at once before the backward loop."""
 
     def forward(self, x, w, b, a0):
         xp = array_module(x)
-        proj = self.project_inputs(x, w, b)
+        z_all = self.project_inputs(x, w, b, step_order=True)  # W_x x<t> + b, step order
         T, m, n_a = self.T, self.m, self.n_a
+        w_a_t = xp.ascontiguousarray(self.w_a.T)
         a_all = xp.empty((T + 1, m, n_a), dtype=x.dtype)  # a_all[0] = a<0>, in step order
         a_all[0] = a0
-        out = xp.empty((m, T, n_a), dtype=x.dtype)
+        rec = xp.empty((m, n_a), dtype=x.dtype)
         for k, t in enumerate(self.steps(T)):
-            a_prev = a_all[k]
-            z = proj[t]
-            z += a_prev @ self.w_a.T
-            a = xp.tanh(z, out=z)
+            a_prev, a, z = a_all[k], a_all[k + 1], z_all[k]
+            z += xp.matmul(a_prev, w_a_t, out=rec)
+            xp.tanh(z, out=a)
             mk = self.step_mask(t)
-            if mk is not None:
-                a = mk * a + (1 - mk) * a_prev
-            a_all[k + 1] = a
-            out[:, t] = a
+            if mk is not None:  # padded: carry the state over
+                a[...] = mk * a + (1 - mk) * a_prev
         self.a_all = a_all
-        return out, a_all[T].copy()
+        in_time_order = a_all[:0:-1] if self.reverse else a_all[1:]
+        return xp.ascontiguousarray(in_time_order.transpose(1, 0, 2)), a_all[T].copy()
 
     def backward(self, g_out, g_last):
         xp = array_module(g_out)
-        T, m, n_a = self.T, self.m, self.n_a
-        dz_all = xp.empty((T, m, n_a), dtype=g_out.dtype)
-        a_prev_all = xp.empty((T, m, n_a), dtype=g_out.dtype)
-        da_next = g_last.copy()
+        T = self.T
+        tanh_d = xp.multiply(self.a_all[1:], self.a_all[1:])  # 1 - a<t>^2, all steps
+        xp.subtract(1, tanh_d, out=tanh_d)
+        w_a = xp.ascontiguousarray(self.w_a)
+        dz_all = xp.empty_like(tanh_d)  # in step order
+        da = g_last.copy()
+        order = self.steps(T)
         for k in reversed(range(T)):
-            t = self.steps(T)[k]
-            da = g_out[:, t] + da_next
-            a = self.a_all[k + 1]
+            t = order[k]
+            da += g_out[:, t]  # da<t>: from the output y<t> and from step t + 1
             mk = self.step_mask(t)
-            carry = None
-            if mk is not None:
+            if mk is not None:  # padded: the gradient passes to the state it carried
                 carry = (1 - mk) * da
-                da = mk * da
-            dz = da * (1 - a * a)
-            dz_all[t] = dz
-            a_prev_all[t] = self.a_all[k]
-            da_next = dz @ self.w_a
-            if carry is not None:
-                da_next += carry
-        gx, gw, gb = self.finish_grads(dz_all, a_prev_all)
-        return gx, gw, gb, da_next
+                da *= mk
+            dz = xp.multiply(da, tanh_d[k], out=dz_all[k])  # dz = da (1 - a<t>^2)
+            da = dz @ w_a  # da_next = dz W_a
+            if mk is not None:
+                da += carry
+        gx, gw, gb = self.finish_grads(dz_all, self.a_all[:T])
+        return gx, gw, gb, da
 
 
 class LSTMSequence(_Recurrent):
