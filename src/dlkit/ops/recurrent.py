@@ -101,7 +101,6 @@ class _Recurrent(Function):
         gx = (dz2 @ self.w_x).reshape(T, m, self.n_x)
         return (gx[::-1] if self.flipped else gx).transpose(1, 0, 2), gw, gb
 
-
     def block_grads(self, dz, w_blocks, rec_pairs):
         """dX, dW and db of the gated ops, whose pre-activation gradients dz (G, T, m, n_a)
         are stored block by block, in step order: dW_x,j = sum_t dz_j<t>^T x<t>,
