@@ -5,7 +5,10 @@ by hand, step by step, with the notes' formulas.
 Weights, as the notes, act on the concatenation [a<t-1>, x<t>] (previous state first): one
 fused matrix W (G * n_a, n_a + n_x) and one bias b (G * n_a,), the G gate blocks stacked in the
 notes' order. The input part of every step is one GEMM for the whole sequence (X W_x^T);
-each step then does one GEMM of the previous state for all gates.
+each step then does one GEMM of the previous state for all gates. Inside the LSTM and GRU ops
+the gates are stored block by block, in an order of their own with the sigmoid gates first;
+the public layout above does not change (see ``LSTMSequence``, and
+docs/recurrent_performance.md for the measurements behind the design).
 
 - RNN:  a<t> = tanh(W [a<t-1>, x<t>] + b)                                   (G = 1)
 - LSTM: forget, update, candidate, output                                    (G = 4)
