@@ -1,4 +1,4 @@
-"""dlkit.allocator: glibc's malloc keeps freed memory for the next step, unless told not to."""
+"""keep_freed_memory: glibc's thresholds raised at import, or left alone when asked."""
 
 import os
 import subprocess
@@ -6,31 +6,19 @@ import sys
 
 import pytest
 
-from dlkit import allocator
-
-glibc = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or "glibc" not in " ".join(
-        __import__("platform").libc_ver()), reason="glibc's malloc only")
+CODE = ("import ctypes, dlkit; libc = ctypes.CDLL('libc.so.6'); "
+        "from dlkit.allocator import keep_freed_memory; print(keep_freed_memory())")
 
 
-def _tuned_in_child(**env_changes):
-    env = {k: v for k, v in os.environ.items() if k not in allocator._USER_SETTINGS}
-    env.pop("DLKIT_MALLOC", None)
-    env.update(env_changes)
-    code = "import dlkit, dlkit.allocator as a; print(a.tuned)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120, check=True)
-    return out.stdout.strip()
+def run(**env):
+    return subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True,
+                          env={**os.environ, **env}, check=True).stdout.strip()
 
 
-@glibc
-def test_tuned_at_import_and_the_environment_can_say_no():
-    assert _tuned_in_child() == "True"
-    assert _tuned_in_child(DLKIT_MALLOC="system") == "False"
-    assert _tuned_in_child(MALLOC_TRIM_THRESHOLD_="1000000") == "False"
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_thresholds_are_set_on_linux():
+    assert run() == "True"
 
 
-@glibc
-def test_keep_freed_memory_sets_glibcs_thresholds():
-    assert allocator.keep_freed_memory()
-    assert allocator.tuned
+def test_environment_variable_leaves_malloc_alone():
+    assert run(DLKIT_KEEP_MALLOC="1") == "False"

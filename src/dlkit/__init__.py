@@ -1,6 +1,7 @@
 """dlkit: the Deep Learning Specialization as a library, on NumPy (CuPy on a GPU)."""
 
 from dlkit import (
+    allocator,
     audio,
     cuda,
     data,
@@ -63,3 +64,5 @@ __all__ = [
     "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "text", "train",
     "vision", "zeros", "zeros_like", *ops.__all__,
 ]
+
+allocator.keep_freed_memory()  # reuse freed memory across steps (DLKIT_KEEP_MALLOC=1: off)

@@ -14,10 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from dlkit import allocator
-
-allocator.tune_at_import()  # freed memory stays for the next step (see dlkit.allocator)
-
 _FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
 _default_dtype: type = np.float32
 _seed: int | None = None

@@ -30,6 +30,7 @@ def gemm_path(request, monkeypatch):
 
 def run(x, w, b, padding, g, path, monkeypatch):
     monkeypatch.setattr(conv_ops, "_SHIFTED_MIN_CHANNELS", 1 if path == "shifted" else 10**9)
+    monkeypatch.setattr(conv_ops, "_SHIFTED_MIN_ROWS", 1)
     xt, wt, bt = (dl.tensor(v, requires_grad=True) for v in (x, w, b))
     y = CONV[x.ndim - 2](xt, wt, bt, padding=padding)
     assert conv_ops.conv_path(x, (1,) * (x.ndim - 2)) == path
@@ -56,6 +57,7 @@ def test_equals_im2col(rng, monkeypatch, gemm_path, shape, kernel, padding, dtyp
 @pytest.mark.parametrize("shape,kernel,padding", CASES[:2] + CASES[4:])
 def test_gradient_check(rng, monkeypatch, gemm_path, shape, kernel, padding):
     monkeypatch.setattr(conv_ops, "_SHIFTED_MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_ops, "_SHIFTED_MIN_ROWS", 1)
     small = (2,) + shape[1:-1] + (3,)
     x = rng.standard_normal(small)
     w = rng.standard_normal(kernel + (3, 2))
@@ -67,15 +69,17 @@ def test_gradient_check(rng, monkeypatch, gemm_path, shape, kernel, padding):
     assert diff < 2e-7
 
 
-def test_chosen_for_stride_one_and_many_channels_only():
-    many = np.zeros((1, 5, 5, conv_ops._SHIFTED_MIN_CHANNELS), np.float32)
-    few = np.zeros((1, 5, 5, 3), np.float32)
+def test_chosen_for_stride_one_many_channels_and_positions_only():
+    many = np.zeros((8, 34, 34, conv_ops._SHIFTED_MIN_CHANNELS), np.float32)
+    few = np.zeros((8, 34, 34, 3), np.float32)
     assert conv_ops.conv_path(many, (1, 1)) == "shifted"
     assert conv_ops.conv_path(many, (2, 1)) == "im2col"
     assert conv_ops.conv_path(few, (1, 1)) == "im2col"
+    assert conv_ops.conv_path(many[:1], (1, 1)) == "im2col"  # batch 1: one GEMM wins
 
 
-def test_frozen_input_or_weights(rng):
+def test_frozen_input_or_weights(rng, monkeypatch):
+    monkeypatch.setattr(conv_ops, "_SHIFTED_MIN_ROWS", 1)
     x = rng.standard_normal((2, 6, 6, 16))
     w = rng.standard_normal((3, 3, 16, 4))
     xa, wa = dl.tensor(x, requires_grad=True), dl.tensor(w, requires_grad=True)

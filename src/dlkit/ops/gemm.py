@@ -14,9 +14,11 @@ runs. ``DLKIT_NUMPY_GEMM=1`` forces the NumPy formula (the tests run both).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,8 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 def _find_cblas() -> dict:
-    """NumPy's bundled OpenBLAS gemm functions (ILP64, 64-bit integers), by dtype."""
+    """NumPy's bundled OpenBLAS gemm functions (ILP64, 64-bit integers), by dtype; also its
+    thread-count getter and setter under the keys "get_threads" and "set_threads"."""
     if os.environ.get("DLKIT_NUMPY_GEMM"):
         return {}
     root = os.path.dirname(np.__file__)
@@ -49,8 +52,38 @@ def _find_cblas() -> dict:
                     found[np.dtype(dtype)] = fn
                     break
         if found and _works(found):
+            for key, name in (("get_threads", "scipy_openblas_get_num_threads64_"),
+                              ("set_threads", "scipy_openblas_set_num_threads64_")):
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    fn.argtypes = [] if key == "get_threads" else [ctypes.c_int]
+                    fn.restype = ctypes.c_int if key == "get_threads" else None
+                    _THREADS[key] = fn
             return found
     return {}
+
+
+_THREADS: dict = {}
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the enclosed products on one BLAS thread (where NumPy's OpenBLAS was found).
+
+    For the products of two thin matrices over a long inner axis, (k x N) @ (N x p) with
+    small k and p (a convolution's dW per kernel offset), OpenBLAS splits the small output
+    between its threads, each then reading both whole operands: measured 1.9x slower on two
+    threads than on one. One thread is the faster choice there."""
+    get, set_ = _THREADS.get("get_threads"), _THREADS.get("set_threads")
+    before = get() if get is not None and set_ is not None else 1
+    if before == 1:
+        yield
+        return
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(before)
 
 
 def _works(found: dict) -> bool:
@@ -89,9 +122,9 @@ def _operand(a: Any, size: int) -> tuple[int, int] | None:
     return None
 
 
-def matmul_add(a: Any, b: Any, c: Any) -> None:
-    """c += a @ b, with a (n, k), b (k, p) and c (n, p) (c a row slice of a C-contiguous array,
-    or any view whose rows are contiguous)."""
+def matmul_add(a: Any, b: Any, c: Any, accumulate: bool = True) -> None:
+    """c += a @ b (or c = a @ b without ``accumulate``), with a (n, k), b (k, p) and c (n, p)
+    (c a row slice of a C-contiguous array, or any view whose rows are contiguous)."""
     gemm = _GEMM.get(c.dtype) if isinstance(c, np.ndarray) else None
     if (gemm is not None and isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
             and a.dtype == c.dtype and b.dtype == c.dtype and min(c.shape) > 0
@@ -101,9 +134,12 @@ def matmul_add(a: Any, b: Any, c: Any) -> None:
         if op_a and op_b and op_c and op_c[0] == _NO_TRANS:
             (n, k), p = a.shape, b.shape[1]
             gemm(_ROW_MAJOR, op_a[0], op_b[0], n, p, k, 1.0, a.ctypes.data, op_a[1],
-                 b.ctypes.data, op_b[1], 1.0, c.ctypes.data, op_c[1])
+                 b.ctypes.data, op_b[1], 1.0 if accumulate else 0.0, c.ctypes.data, op_c[1])
             return
-    c += a @ b
+    if accumulate:
+        c += a @ b
+    else:
+        c[...] = a @ b
 
 
 _GEMM = _find_cblas()

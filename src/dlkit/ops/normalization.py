@@ -22,7 +22,8 @@ class BatchNorm(Function):
             dz = (1/N) / sqrt(s2 + eps) * (N dzn - sum dzn - z_norm sum(dzn z_norm)) with
             dzn = gamma dz~, i.e.  dz = k (dz~ - dbeta/N - z_norm dgamma/N),
             k = gamma / sqrt(s2 + eps): three passes over the batch.
-    The reductions run on the (N, C) matrix (BLAS), the normalization in place.
+    The reductions run on the (N, C) matrix (BLAS). z_norm is not stored: the forward keeps
+    z - mu and 1 / sqrt(s2 + eps), and z_norm's uses are folded into per-feature factors.
     """
 
     def __init__(self, running_mean: Any, running_var: Any, training: bool, momentum: float,
@@ -43,8 +44,8 @@ class BatchNorm(Function):
                     f"of shape {x.shape}; use eval mode for a single example"
                 )
             mu = column_sums(x2) / x.dtype.type(n)
-            x_norm = x2 - mu
-            var = column_dots(x_norm, x_norm) / x.dtype.type(n)
+            centered = x2 - mu
+            var = column_dots(centered, centered) / x.dtype.type(n)
             m = self.momentum
             if self.running_mean is not None:
                 self.running_mean *= 1 - m
@@ -55,12 +56,14 @@ class BatchNorm(Function):
         else:
             if self.running_mean is None or self.running_var is None:
                 raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
-            x_norm = x2 - self.running_mean.astype(x.dtype, copy=False)
+            centered = x2 - self.running_mean.astype(x.dtype, copy=False)
             var = self.running_var.astype(x.dtype, copy=False)
         self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
-        x_norm *= self.inv_std
-        self.x_norm, self.gamma = x_norm, gamma
-        y = x_norm * gamma if gamma is not None else x_norm.copy()
+        # z_norm = centered * inv_std is never stored: y = centered * (gamma inv_std) + beta
+        # in two passes, and backward reads centered (one pass fewer than z_norm first)
+        self.centered, self.gamma = centered, gamma
+        scale = self.inv_std if gamma is None else gamma * self.inv_std
+        y = centered * scale
         if beta is not None:
             y += beta
         return y.reshape(x.shape)
@@ -74,11 +77,11 @@ class BatchNorm(Function):
         gx = dgamma = dbeta = None
         if self.training:
             dbeta = column_sums(g2)
-            dgamma = column_dots(g2, self.x_norm)
+            dgamma = column_dots(g2, self.centered) * self.inv_std  # sum dz~ z_norm
             if self.needs_grad(0):
                 n = gy.dtype.type(self.n)
                 gx = g2 * scale
-                gx -= self.x_norm * (scale * dgamma / n)
+                gx -= self.centered * (scale * self.inv_std * dgamma / n)
                 gx -= scale * dbeta / n
         else:
             if self.needs_grad(0):
@@ -86,7 +89,7 @@ class BatchNorm(Function):
             if need_beta:
                 dbeta = column_sums(g2)
             if need_gamma:
-                dgamma = column_dots(g2, self.x_norm)
+                dgamma = column_dots(g2, self.centered) * self.inv_std
         grads = [None if gx is None else gx.reshape(self.shape)]
         if self.gamma is not None:
             grads.append(dgamma if need_gamma else None)
