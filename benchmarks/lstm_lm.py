@@ -4,7 +4,8 @@ Character-level LM: vocab 64, embedding 32, LSTM 128, sequence 50, batch 32; per
 (a Linear on (m, T, n_a)), cross-entropy over all steps, Adam. float32. One step = forward,
 loss, backward, optimizer update. PyTorch runs twice: its fused nn.LSTM, and an nn.LSTMCell
 in a Python loop over the 50 steps (what a hand-written recurrent model costs). Medians over
-blocks of runs, alternating the frameworks between blocks. Goals: dlkit at most 2x nn.LSTM,
+blocks of runs, alternating the frameworks between blocks. Goals: dlkit at most 1.5x nn.LSTM
+(issue 17; measured fairly, each library in its own process, by ``run_all.py --only lstm``),
 and faster than the LSTMCell loop.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/lstm_lm.py [--threads 1]
@@ -113,7 +114,7 @@ def main() -> None:
         print(f"{name:20s} {sec * 1e3:8.3f} ms")
     if torch is not None:
         print(f"ratio dlkit/nn.LSTM        {med['dlkit'] / med['torch nn.LSTM']:.2f}  "
-              "(goal <= 2)")
+              "(goal <= 1.5)")
         print(f"ratio dlkit/LSTMCell loop  {med['dlkit'] / med['torch LSTMCell loop']:.2f}  "
               "(goal < 1)")
 

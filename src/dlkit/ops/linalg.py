@@ -73,7 +73,10 @@ class Linear(Function):
                               "b of shape (n_out, 1) is the column layout: use b.reshape(-1)"
                               if b.shape == (n_out, 1) else "")
         self.x, self.w, self.has_bias = x, w, b is not None
-        y = x @ w.T
+        if x.ndim > 2 and x.flags.c_contiguous:  # (m, T, n_in): one GEMM, not one per example
+            y = (x.reshape(-1, n_in) @ w.T).reshape(x.shape[:-1] + (n_out,))
+        else:
+            y = x @ w.T
         if b is not None:
             y += b
         return y
