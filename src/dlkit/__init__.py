@@ -50,6 +50,7 @@ from dlkit.tensor import (
     no_grad,
     tensor,
 )
+from dlkit.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -57,11 +58,13 @@ __all__ = [
     "DTypeError", "Device", "DeviceError", "Function", "ShapeError", "Tensor", "UserError",
     "arange", "as_tensor", "audio", "cuda", "data", "device",
     "distributed",
-    "enable_grad", "eye", "full", "get_default_dtype", "get_rng_state", "gradient_check",
+    "enable_grad", "eye", "full", "get_default_dtype", "get_num_threads", "get_rng_state",
+    "gradient_check",
     "gradient_check_directional", "gradient_check_module", "io", "is_grad_enabled",
     "manual_seed", "metrics", "models", "nn", "no_grad", "strategy", "ones", "ones_like",
     "ops", "optim", "plot",
-    "rand", "randint", "randn", "set_default_dtype", "set_rng_state", "tensor", "text", "train",
+    "rand", "randint", "randn", "set_default_dtype", "set_num_threads", "set_rng_state",
+    "tensor", "text", "train",
     "vision", "zeros", "zeros_like", *ops.__all__,
 ]
 

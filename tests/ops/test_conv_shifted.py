@@ -16,6 +16,10 @@ CASES = [  # (input shape, kernel, padding)
     ((2, 8, 7, 16), (5, 3), (2, 0)),
     ((2, 11, 20), (5,), 2),
     ((2, 4, 5, 3, 16), (2, 3, 2), 1),
+    ((2, 9, 7, 16), (4, 2), "same"),  # padding (1, 2) and (0, 1): one gap of 2 and of 1
+    ((2, 6, 5, 16), (3, 3), 0),  # no padding: no gaps
+    ((1, 4, 5, 16), (2, 2), 3),  # padding wider than the kernel: output larger than input
+    ((3, 10, 16), (3,), (4,)),
 ]
 
 

@@ -62,23 +62,6 @@ def test_environment_variable_forces_the_numpy_formula():
     assert out.split() == ["False", "2.0"]
 
 
-def test_one_blas_thread_restores_the_thread_count():
-    get, set_ = gemm._THREADS.get("get_threads"), gemm._THREADS.get("set_threads")
-    if get is None or set_ is None:
-        pytest.skip("NumPy's OpenBLAS thread controls not found")
-    before = get()
-    set_(2)
-    try:
-        with gemm.one_blas_thread():
-            assert get() == 1
-        assert get() == 2
-        with pytest.raises(RuntimeError), gemm.one_blas_thread():
-            raise RuntimeError("restored even on error")
-        assert get() == 2
-    finally:
-        set_(before)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_without_accumulate_overwrites(rng, dtype):
     a = rng.standard_normal((9, 4)).astype(dtype)
@@ -86,3 +69,13 @@ def test_without_accumulate_overwrites(rng, dtype):
     c = np.full((9, 3), np.nan, dtype=dtype)  # garbage must not leak into the result
     matmul_add(a, b, c, accumulate=False)
     np.testing.assert_allclose(c, a @ b, rtol=1e-5)
+
+
+def test_mismatched_shapes_are_refused_before_blas_reads_them():
+    from dlkit.errors import ShapeError
+
+    c = np.zeros((5, 3), np.float32)
+    with pytest.raises(ShapeError, match=r"matmul_add: expected a \(n, k\)"):
+        matmul_add(np.ones((4, 2), np.float32), np.ones((2, 3), np.float32), c)
+    with pytest.raises(ShapeError):
+        matmul_add(np.ones((5, 2), np.float32), np.ones((3, 3), np.float32), c)

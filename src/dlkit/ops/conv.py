@@ -13,12 +13,12 @@ Two ways to the same sums, chosen per call (``conv_path``):
   never over output positions). Two column layouts: (N, K) rows of patches for many input
   channels, and (K, N) (offset-major, contiguous copies) for few channels such as a first
   layer on 1- or 3-channel images.
-- "shifted" (stride 1, many channels, NumPy arrays): no patch matrix at all. On the padded
-  input flattened to rows (m * prod(n_pad), C_prev), the kernel offset (a, b) is a shift of
-  a * n_W_pad + b rows, so Z = sum over offsets of (rows shifted) @ W[a, b]: one GEMM per
-  offset, accumulated in place (``gemm.matmul_add``), computed on the padded grid and cropped
-  (the "padded-width trick"). Backward is its adjoint on the same grid: dW[a, b] =
-  (rows shifted)^T dZ_pad and dA_pad[rows shifted] += dZ_pad W[a, b]^T.
+- "shifted" (stride 1, many channels, NumPy arrays; ``ops/conv_shifted.py``): no patch
+  matrix at all. On the input laid out as rows (positions, C_prev) of a padded grid, the
+  kernel offset (a, b) is a shift of a * n_W_grid + b rows, so Z = sum over offsets of
+  (rows shifted) @ W[a, b]: one GEMM per offset, accumulated in place (``gemm.matmul_add``),
+  computed on the grid and cropped (the "padded-width trick"). Backward is its adjoint on the
+  same grid: dW[a, b] = (rows shifted)^T dZ_grid and d_rows[shifted] += dZ_grid W[a, b]^T.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import numpy as np
 
 from dlkit.backend import array_module
 from dlkit.errors import ShapeError
-from dlkit.ops.gemm import matmul_add, one_blas_thread
+from dlkit.ops.conv_shifted import ShiftedGrid, fill_outside
+from dlkit.ops.gemm import matmul_add
 from dlkit.ops.reduction import column_sums
 from dlkit.tensor import Function, Tensor, as_tensor
 
@@ -85,16 +86,17 @@ def window_slices(offset: Sequence[int], stride: Sequence[int],
 
 
 def pad_spatial(x: Any, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Any:
-    """x (m, *n, C) with ``value`` added before and after each spatial axis (a filled array
-    and one copy: several times faster than ``np.pad`` on the small arrays of inference)."""
+    """x (m, *n, C) with ``value`` added before and after each spatial axis: the borders
+    filled and the inside copied, one pass over the output (``np.pad`` is several times slower
+    on the small arrays of inference)."""
     if not any(lo or hi for lo, hi in pads):
         return x
     xp = array_module(x)
-    shape = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads)) \
-        + (x.shape[-1],)
-    out = xp.full(shape, value, dtype=x.dtype) if value else xp.zeros(shape, dtype=x.dtype)
-    out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in
-                               zip(x.shape[1:-1], pads)) + (slice(None),)] = x
+    sizes = x.shape[1:-1]
+    out = xp.empty((x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(sizes, pads))
+                   + (x.shape[-1],), dtype=x.dtype)
+    fill_outside(out, tuple(slice(lo, lo + n) for n, (lo, _) in zip(sizes, pads)), value)
+    out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sizes, pads))] = x
     return out
 
 
@@ -201,68 +203,18 @@ def correlate_adjoint(gz: Any, w: Any, stride: tuple[int, ...],
     return gx
 
 
-def conv_path(x_pad: Any, stride: Sequence[int]) -> str:
-    """"shifted" for stride-1 convolutions of NumPy arrays with at least
-    ``_SHIFTED_MIN_CHANNELS`` input channels and ``_SHIFTED_MIN_ROWS`` padded positions (one
-    GEMM of K = C_prev per kernel offset runs near BLAS's peak there; measured on the
-    residual benchmark: 1.4x faster training at batch 32, 1.35x inference at batch 256, but
-    10% slower at batch 1, where one larger GEMM wins), else "im2col" (one GEMM of
-    K = prod(f) * C_prev)."""
-    if (isinstance(x_pad, np.ndarray) and all(s == 1 for s in stride)
-            and x_pad.shape[-1] >= _SHIFTED_MIN_CHANNELS
-            and x_pad.size // x_pad.shape[-1] >= _SHIFTED_MIN_ROWS):
+def conv_path(x: Any, stride: Sequence[int]) -> str:
+    """"shifted" (``ops/conv_shifted.py``) for stride-1 convolutions of NumPy arrays with at
+    least ``_SHIFTED_MIN_CHANNELS`` input channels and ``_SHIFTED_MIN_ROWS`` positions
+    (m * prod(n)): one GEMM of K = C_prev per kernel offset runs near BLAS's peak there
+    (measured on the residual benchmark: 1.4x faster training at batch 32, 1.35x inference
+    at batch 256, but 10% slower at batch 1, where one larger GEMM wins); else "im2col" (one
+    GEMM of K = prod(f) * C_prev)."""
+    if (isinstance(x, np.ndarray) and all(s == 1 for s in stride)
+            and x.shape[-1] >= _SHIFTED_MIN_CHANNELS
+            and x.size // x.shape[-1] >= _SHIFTED_MIN_ROWS):
         return "shifted"
     return "im2col"
-
-
-def _row_shifts(padded_shape: Sequence[int], kernel: Sequence[int]) -> tuple[list[int], int]:
-    """The row shift of each kernel offset on the flattened padded grid (m, *n_pad), and the
-    number of rows every shift can read (all rows of valid outputs are among them)."""
-    grid = padded_shape[1:-1]
-    steps = [int(np.prod(grid[i + 1:])) for i in range(len(grid))]
-    shifts = [sum(o * s for o, s in zip(offset, steps))
-              for offset in itertools.product(*(range(f) for f in kernel))]
-    return shifts, int(np.prod(padded_shape[:-1])) - shifts[-1]
-
-
-def shifted_correlate(x_pad: Any, w: Any, out: tuple[int, ...]) -> Any:
-    """Z (m, *out, C) of a stride-1 correlation: sum over kernel offsets of the shifted rows
-    of x_pad (m * prod(n_pad), C_prev) times W[offset] (C_prev, C), on the padded grid, then
-    the valid corner (m, *out) cut out of it (a strided view)."""
-    d = x_pad.ndim - 2
-    c_in, c_out = x_pad.shape[-1], w.shape[-1]
-    rows = x_pad.reshape(-1, c_in)
-    shifts, n = _row_shifts(x_pad.shape, w.shape[:d])
-    z = np.empty((rows.shape[0], c_out), dtype=x_pad.dtype)  # rows from n on: never read
-    for i, (shift, w_offset) in enumerate(zip(shifts, w.reshape(-1, c_in, c_out))):
-        matmul_add(rows[shift:shift + n], w_offset, z[:n], accumulate=i > 0)
-    z = z.reshape(x_pad.shape[:-1] + (c_out,))
-    return z[(slice(None),) + tuple(slice(0, o) for o in out)]
-
-
-def shifted_correlate_backward(x_pad: Any, w: Any, gz: Any, need_x: bool,
-                               need_w: bool) -> tuple[Any, Any]:
-    """The adjoint of ``shifted_correlate``: (dx_pad (m, *n_pad, C_prev), dW) from
-    dZ (m, *out, C), with dZ put on the padded grid (zeros outside the valid corner)."""
-    d = x_pad.ndim - 2
-    c_in, c_out = x_pad.shape[-1], w.shape[-1]
-    g = np.zeros(x_pad.shape[:-1] + (c_out,), dtype=gz.dtype)
-    g[(slice(None),) + tuple(slice(0, o) for o in gz.shape[1:-1])] = gz
-    g = g.reshape(-1, c_out)
-    shifts, n = _row_shifts(x_pad.shape, w.shape[:d])
-    w_offsets = w.reshape(-1, c_in, c_out)
-    rows = x_pad.reshape(-1, c_in)
-    gw = np.empty_like(w_offsets) if need_w else None
-    gx = np.zeros_like(rows) if need_x else None
-    if need_w:
-        with one_blas_thread():  # (C_prev x N) @ (N x C): faster on one thread
-            for i, shift in enumerate(shifts):
-                np.matmul(rows[shift:shift + n].T, g[:n], out=gw[i])
-    if need_x:
-        for i, shift in enumerate(shifts):
-            matmul_add(g[:n], w_offsets[i].T, gx[shift:shift + n])
-    return (gx.reshape(x_pad.shape) if need_x else None,
-            gw.reshape(w.shape) if need_w else None)
 
 
 class ConvNd(Function):
@@ -280,13 +232,14 @@ class ConvNd(Function):
 
     def forward(self, x, w, b=None):
         self.x_shape, self.w, self.has_bias = x.shape, w, b is not None
+        self.path = conv_path(x, self.stride)
+        if self.path == "shifted":
+            self.grid = ShiftedGrid(x.shape, w.shape[:-2], self.pads)
+            self.rows = self.grid.rows(x)
+            y = self.grid.correlate(self.rows, w)
+            return y + b if b is not None else np.ascontiguousarray(y)
         x_pad = pad_spatial(x, self.pads)
         self.padded_shape = x_pad.shape
-        self.path = conv_path(x_pad, self.stride)
-        if self.path == "shifted":
-            self.x_pad = x_pad
-            y = shifted_correlate(x_pad, w, self.out)
-            return y + b if b is not None else np.ascontiguousarray(y)
         y, self.cols, self.few = correlate(x_pad, w, self.stride, self.out)
         if b is not None:
             add_bias(y, b)
@@ -301,10 +254,10 @@ class ConvNd(Function):
         g2 = gy.reshape(-1, c_out)
         gx = gw = gb = None
         if self.path == "shifted":
-            g_pad, gw = shifted_correlate_backward(self.x_pad, self.w, gy, self.needs_grad(0),
-                                                   self.needs_grad(1))
+            gx, gw = self.grid.backward(self.rows, self.w, gy, self.needs_grad(0),
+                                        self.needs_grad(1))
             gb = column_sums(g2) if self.has_bias and self.needs_grad(2) else None
-            return (self._crop(g_pad) if g_pad is not None else None), gw, gb
+            return gx, gw, gb
         if self.needs_grad(1):
             gw = (few_weight_grad(self.cols, g2) if self.few else self.cols.T @ g2).reshape(
                 self.w.shape)

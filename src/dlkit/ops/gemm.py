@@ -14,14 +14,14 @@ runs. ``DLKIT_NUMPY_GEMM=1`` forces the NumPy formula (the tests run both).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import glob
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from dlkit.errors import ShapeError
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
@@ -66,26 +66,6 @@ def _find_cblas() -> dict:
 _THREADS: dict = {}
 
 
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Run the enclosed products on one BLAS thread (where NumPy's OpenBLAS was found).
-
-    For the products of two thin matrices over a long inner axis, (k x N) @ (N x p) with
-    small k and p (a convolution's dW per kernel offset), OpenBLAS splits the small output
-    between its threads, each then reading both whole operands: measured 1.9x slower on two
-    threads than on one. One thread is the faster choice there."""
-    get, set_ = _THREADS.get("get_threads"), _THREADS.get("set_threads")
-    before = get() if get is not None and set_ is not None else 1
-    if before == 1:
-        yield
-        return
-    set_(1)
-    try:
-        yield
-    finally:
-        set_(before)
-
-
 def _works(found: dict) -> bool:
     """A small product through each function equals NumPy's (guards against an ABI surprise)."""
     global _GEMM
@@ -125,6 +105,9 @@ def _operand(a: Any, size: int) -> tuple[int, int] | None:
 def matmul_add(a: Any, b: Any, c: Any, accumulate: bool = True) -> None:
     """c += a @ b (or c = a @ b without ``accumulate``), with a (n, k), b (k, p) and c (n, p)
     (c a row slice of a C-contiguous array, or any view whose rows are contiguous)."""
+    if a.shape[0] != c.shape[0] or a.shape[1] != b.shape[0] or b.shape[1] != c.shape[1]:
+        raise ShapeError(f"matmul_add: expected a (n, k), b (k, p), c (n, p), got a {a.shape}, "
+                         f"b {b.shape}, c {c.shape}")  # BLAS would read out of bounds
     gemm = _GEMM.get(c.dtype) if isinstance(c, np.ndarray) else None
     if (gemm is not None and isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
             and a.dtype == c.dtype and b.dtype == c.dtype and min(c.shape) > 0

@@ -35,17 +35,17 @@ class BatchNorm(Function):
         xp = array_module(x)
         c = x.shape[-1]
         n = x.size // c
-        self.n, self.shape = n, x.shape
-        x2 = x.reshape(n, c)
+        self.n, self.shape, self.k = n, x.shape, _fold(n, c)
+        xw = x.reshape(n // self.k, self.k * c)  # k rows side by side: see _fold
         if self.training:
             if n < 2:
                 raise ValueError(
                     f"batch_norm: expected more than 1 value per feature in training, got input "
                     f"of shape {x.shape}; use eval mode for a single example"
                 )
-            mu = column_sums(x2) / x.dtype.type(n)
-            centered = x2 - mu
-            var = column_dots(centered, centered) / x.dtype.type(n)
+            mu = self._per_feature(column_sums(xw)) / x.dtype.type(n)
+            centered = xw - self._tiled(mu)
+            var = self._per_feature(column_dots(centered, centered)) / x.dtype.type(n)
             m = self.momentum
             if self.running_mean is not None:
                 self.running_mean *= 1 - m
@@ -56,46 +56,60 @@ class BatchNorm(Function):
         else:
             if self.running_mean is None or self.running_var is None:
                 raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
-            centered = x2 - self.running_mean.astype(x.dtype, copy=False)
+            centered = xw - self._tiled(self.running_mean.astype(x.dtype, copy=False))
             var = self.running_var.astype(x.dtype, copy=False)
         self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
         # z_norm = centered * inv_std is never stored: y = centered * (gamma inv_std) + beta
         # in two passes, and backward reads centered (one pass fewer than z_norm first)
         self.centered, self.gamma = centered, gamma
         scale = self.inv_std if gamma is None else gamma * self.inv_std
-        y = centered * scale
+        y = centered * self._tiled(scale)
         if beta is not None:
-            y += beta
+            y += self._tiled(beta)
         return y.reshape(x.shape)
+
+    def _tiled(self, v: Any) -> Any:
+        """A per-feature vector (C,) repeated for the k folded rows: (k C,)."""
+        return array_module(v).tile(v, self.k) if self.k > 1 else v
+
+    def _per_feature(self, v: Any) -> Any:
+        """Sums over the k folded rows of a (k C,) vector: (C,)."""
+        return v.reshape(self.k, -1).sum(axis=0) if self.k > 1 else v
 
     def backward(self, gy):
         c = gy.shape[-1]
-        g2 = gy.reshape(self.n, c)
+        g2 = gy.reshape(self.n // self.k, self.k * c)
         need_gamma = self.gamma is not None and self.needs_grad(1)
         need_beta = len(self.inputs) > 2 and self.needs_grad(2)
         scale = self.inv_std if self.gamma is None else self.gamma * self.inv_std
         gx = dgamma = dbeta = None
-        if self.training:
-            dbeta = column_sums(g2)
-            dgamma = column_dots(g2, self.centered) * self.inv_std  # sum dz~ z_norm
-            if self.needs_grad(0):
+        if self.training or need_beta:
+            dbeta = self._per_feature(column_sums(g2))
+        if self.training or need_gamma:  # sum dz~ z_norm
+            dgamma = self._per_feature(column_dots(g2, self.centered)) * self.inv_std
+        if self.needs_grad(0):
+            gx = g2 * self._tiled(scale)
+            if self.training:
                 n = gy.dtype.type(self.n)
-                gx = g2 * scale
-                gx -= self.centered * (scale * self.inv_std * dgamma / n)
-                gx -= scale * dbeta / n
-        else:
-            if self.needs_grad(0):
-                gx = g2 * scale
-            if need_beta:
-                dbeta = column_sums(g2)
-            if need_gamma:
-                dgamma = column_dots(g2, self.centered) * self.inv_std
+                gx -= self.centered * self._tiled(scale * self.inv_std * dgamma / n)
+                gx -= self._tiled(scale * dbeta / n)
         grads = [None if gx is None else gx.reshape(self.shape)]
         if self.gamma is not None:
             grads.append(dgamma if need_gamma else None)
         if len(self.inputs) > len(grads):
             grads.append(dbeta if need_beta else None)
         return tuple(grads)
+
+
+def _fold(n: int, c: int) -> int:
+    """How many rows of the (N, C) batch to lay side by side, (N / k, k C), so that every
+    per-feature broadcast runs an inner loop of at least 256 elements: NumPy's loop over
+    C = 32 columns costs 30% more per element (batch norm's forward and backward on
+    (32768, 32): 3.5 -> 2.7 ms). k is a power of two dividing N; 1 for wide C."""
+    k = 1
+    while k * c < 256 and n % (2 * k) == 0:
+        k *= 2
+    return k
 
 
 def batch_norm(
