@@ -14,7 +14,8 @@ Two ways to the same sums, chosen per call (``conv_path``):
   channels, and (K, N) (offset-major, contiguous copies) for few channels such as a first
   layer on 1- or 3-channel images.
 - "shifted" (stride 1, many channels, NumPy arrays; ``ops/conv_shifted.py``): no patch
-  matrix at all. On the input laid out as rows (positions, C_prev) of a padded grid, the
+  matrix at all. On the input laid out as rows (positions, C_prev) of a grid with gaps of
+  zeros between lines and examples (the padding), the
   kernel offset (a, b) is a shift of a * n_W_grid + b rows, so Z = sum over offsets of
   (rows shifted) @ W[a, b]: one GEMM per offset, accumulated in place (``gemm.matmul_add``),
   computed on the grid and cropped (the "padded-width trick"). Backward is its adjoint on the
@@ -223,7 +224,8 @@ class ConvNd(Function):
     dW = cols^T dZ (the forward's patches), db = sum dZ, and dA_prev, the notes'
     sum over positions of W * dZ: dA_pad[window(offset)] += dZ W[offset]^T for each kernel
     offset (``correlate_adjoint``: one batched GEMM, then one block add per offset; cheaper
-    than a second im2col of dZ dilated by the stride and padded by f - 1).
+    than a second im2col of dZ dilated by the stride and padded by f - 1). On the "shifted"
+    path (``conv_path``) the same sums run on the input's row grid (``ShiftedGrid``).
     """
 
     def __init__(self, stride: tuple[int, ...], pads: tuple[tuple[int, int], ...],
