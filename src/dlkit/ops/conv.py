@@ -15,9 +15,9 @@ Two ways to the same sums, chosen per call (``conv_path``):
   layer on 1- or 3-channel images.
 - "shifted" (stride 1, many channels, NumPy arrays; ``ops/conv_shifted.py``): no patch
   matrix at all. On the input laid out as rows (positions, C_prev) of a grid with gaps of
-  zeros between lines and examples (the padding), the
-  kernel offset (a, b) is a shift of a * n_W_grid + b rows, so Z = sum over offsets of
-  (rows shifted) @ W[a, b]: one GEMM per offset, accumulated in place (``gemm.matmul_add``),
+  zeros between lines and examples (the padding), the kernel offset (a, b) is a shift of
+  a * n_W_grid + b rows, so Z = sum over offsets of (rows shifted) @ W[a, b]: one GEMM per
+  offset, accumulated in place (``gemm.matmul_add``),
   computed on the grid and cropped (the "padded-width trick"). Backward is its adjoint on the
   same grid: dW[a, b] = (rows shifted)^T dZ_grid and d_rows[shifted] += dZ_grid W[a, b]^T.
 """
