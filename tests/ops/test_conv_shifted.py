@@ -96,3 +96,38 @@ def test_frozen_input_or_weights(rng, monkeypatch):
     np.testing.assert_allclose(xt.grad, xa.grad, rtol=1e-12)
     # dx of a sum: each input position counts the kernel weights that reach it
     assert np.allclose(xa.grad[:, 2:4, 2:4], w.sum(axis=(0, 1, 3)))
+
+
+def test_a_small_network_learns_the_same_on_both_paths(monkeypatch):
+    """Conv(16 -> 16) + BN + ReLU + GAP + Linear trained by SGD: the shifted path learns (the
+    loss falls) and follows the im2col path's trajectory step for step (float64)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6, 6, 16))
+    y = (x[..., :8].mean(axis=(1, 2, 3)) > x[..., 8:].mean(axis=(1, 2, 3))).astype(np.int64)
+
+    def train(path):
+        monkeypatch.setattr(conv_ops, "_SHIFTED_MIN_CHANNELS", 1 if path == "shifted" else 10**9)
+        monkeypatch.setattr(conv_ops, "_SHIFTED_MIN_ROWS", 1)
+        dl.manual_seed(0)
+        nn = dl.nn
+        model = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                              nn.Conv2d(16, 16, 3, padding="same"), nn.GlobalAvgPool2d(),
+                              nn.Linear(16, 2))
+        for p in model.parameters():
+            p.data = p.data.astype(np.float64)
+        opt = dl.optim.SGD(model.parameters(), lr=0.1)
+        losses = []
+        for _ in range(30):
+            opt.zero_grad()
+            loss = dl.cross_entropy(model(dl.tensor(x)), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.data.copy() for p in model.parameters()]
+
+    shifted_losses, shifted_params = train("shifted")
+    im2col_losses, im2col_params = train("im2col")
+    assert shifted_losses[-1] < 0.5 * shifted_losses[0]
+    np.testing.assert_allclose(shifted_losses, im2col_losses, rtol=1e-9)
+    for a, b in zip(shifted_params, im2col_params):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
