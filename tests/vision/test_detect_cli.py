@@ -68,8 +68,9 @@ def test_detect_predict_and_evaluate(yolo_run, tmp_path, capsys):
 
 def test_detect_errors(yolo_run, tmp_path, capsys):
     big = save_png(tmp_path / "big.png", np.zeros((40, 48, 3)))
-    assert main(["detect", "predict", str(yolo_run), big]) == 2
+    assert main(["detect", "predict", str(yolo_run), big, "--out", str(tmp_path / "d")]) == 2
     assert "32x32" in one_line_error(capsys, "detect predict")
+    assert not (tmp_path / "d").exists()  # a failed call leaves no output folder behind
     not_image = tmp_path / "notes.png"
     not_image.write_text("hello")
     assert main(["detect", "predict", str(yolo_run), str(not_image)]) == 2
@@ -109,8 +110,9 @@ def test_segment_train_and_predict(tmp_path, capsys):
     mask = np.asarray(Image.open(tmp_path / "m" / "x_mask.png"))
     assert mask.shape == (32, 32) and mask.max() < 4
     wrong = save_png(tmp_path / "w.png", np.zeros((30, 32, 3)))
-    assert main(["segment", "predict", str(folder), wrong]) == 2
+    assert main(["segment", "predict", str(folder), wrong, "--out", str(tmp_path / "w")]) == 2
     assert "32x32" in one_line_error(capsys, "segment predict")
+    assert not (tmp_path / "w").exists()  # a failed call leaves no output folder behind
     assert main(["segment", "train", *SMALL, "--depth", "6"]) == 2
     assert "2**depth" in one_line_error(capsys, "segment train")
 

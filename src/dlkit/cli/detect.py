@@ -180,14 +180,15 @@ def predict_cmd(run: str, images: tuple[str, ...], out: str, score_threshold: fl
     command = "detect predict"
     _, det = load_detector(run, command)
     pictures = [read_image(p, command) for p in images]
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path, image in zip(images, pictures):
+    results = []
+    for path, image in zip(images, pictures):  # every image detected before anything is written
         try:
-            [(scores, boxes, classes)] = det.detect(image, score_threshold, iou_threshold,
-                                                    max_boxes)
+            results.append(det.detect(image, score_threshold, iou_threshold, max_boxes)[0])
         except ShapeError as e:
             raise UserError(f"{path}: {e}", command) from None
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, image, (scores, boxes, classes) in zip(images, pictures, results):
         stem = Path(path).stem
         draw_detections(image, boxes, classes, scores, det.class_names, out_dir / f"{stem}.png")
         items = [{"class": det.class_names[int(c)], "score": round(float(s), 4),

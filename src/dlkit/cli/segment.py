@@ -122,13 +122,14 @@ def predict_cmd(run: str, images: tuple[str, ...], out: str) -> None:
     config = rf.read_json(folder, rf.CONFIG, command)
     size = int(config["options"]["image_size"])
     model = dl.io.load(folder / rf.MODEL)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path in images:
-        image = read_image(path, command)
+    pictures = [read_image(path, command) for path in images]  # every input checked first
+    for path, image in zip(images, pictures):
         if image.shape[:2] != (size, size):
             raise UserError(f"{path}: the run segments {size}x{size} images, got "
                             f"{image.shape[0]}x{image.shape[1]}; resize it first", command)
+    out_dir = Path(out)  # created only once the inputs are good: a failed call leaves nothing
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, image in zip(images, pictures):
         mask = predict_masks(model, image[None])[0]
         stem = Path(path).stem
         overlay = Image.fromarray((overlay_mask(image, mask) * 255).astype(np.uint8))
