@@ -27,8 +27,8 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 def _find_cblas() -> dict:
-    """NumPy's bundled OpenBLAS gemm functions (ILP64, 64-bit integers), by dtype; also its
-    thread-count getter and setter under the keys "get_threads" and "set_threads"."""
+    """NumPy's bundled OpenBLAS gemm functions (ILP64, 64-bit integers), by dtype; its
+    thread-count getter and setter go into ``_THREADS`` (for ``dlkit.threads``)."""
     if os.environ.get("DLKIT_NUMPY_GEMM"):
         return {}
     root = os.path.dirname(np.__file__)
