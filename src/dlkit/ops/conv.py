@@ -39,7 +39,7 @@ from dlkit.tensor import Function, Tensor, as_tensor
 
 _FEW_CHANNELS = 4  # below this, columns are built offset-major (K, N)
 _SHIFTED_MIN_CHANNELS = 16  # from this many input channels, stride-1 layers use "shifted"
-_SHIFTED_MIN_ROWS = 8192  # ... on at least this many padded positions (m * prod(n_pad))
+_SHIFTED_MIN_ROWS = 8192  # ... and at least this many positions (m * prod(n))
 
 
 def _tuple(value: Any, d: int, name: str, op: str) -> tuple[int, ...]:
