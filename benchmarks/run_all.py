@@ -254,6 +254,19 @@ def versions() -> dict:
     return out
 
 
+def source_revision() -> str | None:
+    """The git commit of the measured code, with "+changes" when the tree differs from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "--", "../src", "."], cwd=HERE, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout (an unpacked release): nothing to record
+    return commit + ("+changes" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="processes per side, alternated")
@@ -294,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = summarize(records)
     result = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
               "machine": machine_description(), "versions": versions(),
+              "source": source_revision(),
               "blas": sorted(kernels), "rounds": args.rounds, "block": args.block,
               "threads": threads, "seconds_total": round(time.perf_counter() - t_start, 1),
               "env_overrides": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE",
@@ -311,7 +325,8 @@ def print_report(result: dict) -> None:
     machine, ver = result["machine"], result["versions"]
     print(f"{result['date']}, {machine['cpu']}, {machine['cores']} cores, python "
           f"{ver['python']}, numpy {ver['numpy']}, torch {ver['torch']}; "
-          f"BLAS: {'; '.join(result['blas'])}")
+          f"BLAS: {'; '.join(result['blas'])}"
+          + (f"; dlkit at {result['source']}" if result.get("source") else ""))
     print(f"each side in its own processes, {result['rounds']} rounds x {result['block']} "
           "calls; minimum (median) per side; ratio = dlkit / PyTorch of the minima\n")
     print(markdown_table(result["figures"], result["threads"]))

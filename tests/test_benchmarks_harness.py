@@ -83,3 +83,11 @@ def test_print_report_reprints_a_results_file(run_all, capsys):
     out = capsys.readouterr().out
     assert "Fake CPU, 2 cores" in out and "SkylakeX" in out and "3 rounds x 10 calls" in out
     assert "| LeNet-5" in out and "ratio, 2 threads" not in out
+
+
+def test_source_revision_names_the_measured_commit(run_all):
+    revision = run_all.source_revision()
+    if revision is None:
+        pytest.skip("not a git checkout")
+    commit = revision.split("+")[0]
+    assert len(commit) >= 7 and all(c in "0123456789abcdef" for c in commit)
