@@ -245,3 +245,17 @@ def test_shared_storages_requeue_stopped_trials_but_not_running_ones(tmp_path):
     assert requeue_interrupted(study, running=False) == [0]  # another machine may run 1
     assert study.trials[1].state == TrialState.RUNNING
     assert requeue_interrupted(study) == [1]  # local storage: nobody else can be running it
+
+
+def test_an_interruption_wrapped_by_other_code_still_stops_with_one_line(capsys):
+    # a signal during an import can surface as a RuntimeError raised from WorkerInterrupted
+    # (a class body's __set_name__ wraps what it raises): still one line, exit 128 + signal
+    with pytest.raises(SystemExit) as e:
+        with workers.worker_guard("[worker 1] "):
+            try:
+                raise workers.WorkerInterrupted(signal.SIGTERM)
+            except workers.WorkerInterrupted as inner:
+                raise RuntimeError("Error calling __set_name__") from inner
+    assert e.value.code == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert "[worker 1] stopped by SIGTERM" in err and "Traceback" not in err

@@ -186,6 +186,16 @@ def _in_library_call(frame: Any) -> bool:
     return False
 
 
+def _interruption(e: BaseException | None) -> WorkerInterrupted | None:
+    """The ``WorkerInterrupted`` that ``e`` is, or was raised from, if any."""
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, WorkerInterrupted):
+            return e
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
+
+
 def _taken_over(e: BaseException | None) -> bool:
     """Whether ``e`` (or what it was raised from) says another process finished the trial:
     Optuna's ``UpdateFinishedTrialError``, or its "Cannot tell a FAIL trial"."""
@@ -243,12 +253,15 @@ def worker_guard(prefix: str = "") -> Iterator[None]:
                 watch_parent(int(parent))
             try:
                 yield
-            except WorkerInterrupted as e:
-                print(f"{prefix}stopped by {signal.Signals(e.signum).name}: its running trial "
-                      "is marked failed and runs again on the next run of the search",
-                      file=sys.stderr, flush=True)
-                raise SystemExit(128 + e.signum) from None
-            except Exception as e:
+            except (WorkerInterrupted, Exception) as e:
+                # the signal may land inside code that wraps what it raises (a class body's
+                # __set_name__ during an import turns it into a RuntimeError): look at causes
+                stop = _interruption(e)
+                if stop is not None:
+                    print(f"{prefix}stopped by {signal.Signals(stop.signum).name}: its running "
+                          "trial is marked failed and runs again on the next run of the search",
+                          file=sys.stderr, flush=True)
+                    raise SystemExit(128 + stop.signum) from None
                 if not _taken_over(e):
                     raise
                 print(f"{prefix}stopping: another run of this study finished or failed its "
